@@ -1,0 +1,242 @@
+"""`climb`: run the pipeline as real Dagster materialisations against a persistent instance.
+
+    climb demo                 the whole pipeline on the built-in demo corpus, then a summary
+    climb run [--config FILE] [--until ASSET] [--select SELECTION]
+    climb status [--json]
+
+The instance lives in `$DAGSTER_HOME`, else `<storage root>/dagster`, so `dagster dev -w workspace.yaml`
+(or `dg dev`) with the same DAGSTER_HOME, CLIMB_CONFIG and CLIMB_HOME shows every run the CLI made.
+Exit status: 0 on success, 1 with a one-line reason on failure.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from resources.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+SHARD_COUNTS = ("input_records", "kept", "filtered", "duplicates", "quarantined")
+RUN_CONFIG = {
+    "execution": {"config": {"in_process": {}}},
+    "loggers": {"console": {"config": {"log_level": "INFO"}}},
+}
+
+
+class ClimbError(RuntimeError):
+    """A failure reported to the user in one line."""
+
+
+def _echo(message: str) -> None:
+    print(message, flush=True)
+
+
+def prepare_environment(config_path: str | None, home: str | None):
+    """Validate the configuration, export it to the code location, and open the instance."""
+    if config_path:
+        os.environ["CLIMB_CONFIG"] = str(Path(config_path).resolve())
+    if home:
+        os.environ["CLIMB_HOME"] = str(Path(home).resolve()) if "://" not in home else home
+    config = load_config()
+    if not os.environ.get("DAGSTER_HOME"):
+        local_root = config.storage_root if "://" not in config.storage_root else str(Path.home() / ".climb")
+        os.environ["DAGSTER_HOME"] = str(Path(local_root) / "dagster")
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    settings = dagster_home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n")
+    return config, dg.DagsterInstance.get()
+
+
+def _definitions():
+    # Imported after prepare_environment: loading the code location reads CLIMB_CONFIG.
+    from climb_assets import definitions
+
+    return definitions
+
+
+def _selection(defs: dg.Definitions, until: str | None, select: str | None) -> set[dg.AssetKey]:
+    graph = defs.resolve_asset_graph()
+    if until and select:
+        raise ClimbError("use either --until or --select, not both")
+    if until:
+        key = dg.AssetKey.from_user_string(until)
+        if key not in graph.get_all_asset_keys():
+            known = ", ".join(k.to_user_string() for k in graph.toposorted_asset_keys)
+            raise ClimbError(f"--until {until}: no such asset (assets: {known})")
+        selection = dg.AssetSelection.assets(key).upstream()
+    elif select:
+        try:
+            selection = dg.AssetSelection.from_string(select)
+        except Exception as err:
+            raise ClimbError(f"--select {select!r}: {err}") from err
+    else:
+        selection = dg.AssetSelection.all()
+    keys = set(selection.resolve(graph))
+    if not keys:
+        raise ClimbError("the selection matches no asset")
+    return keys
+
+
+def sync_shards(instance: dg.DagsterInstance, config) -> list:
+    """Register every shard the corpus paths match; forget registered shards whose file is gone."""
+    from climb_assets.partitions import SHARDS
+    from resources.documents import config_shards
+
+    shards = config_shards(config)
+    wanted = [s.key for s in shards]
+    registered = set(instance.get_dynamic_partitions(SHARDS))
+    new = [k for k in wanted if k not in registered]
+    if new:
+        instance.add_dynamic_partitions(SHARDS, new)
+    for stale in sorted(registered - set(wanted)):
+        _echo(f"warning: shard {stale!r} no longer matches corpus.paths; removing its partition")
+        instance.delete_dynamic_partition(SHARDS, stale)
+    return shards
+
+
+def _failure_reason(result: "JobExecutionResult") -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            user = event.step_failure_data.user_failure_data
+            message = (user.description if user and user.description else None) or (error.message if error else "")
+            return f"{event.step_key} failed: {message.strip().splitlines()[0] if message.strip() else 'unknown error'}"
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
+            return f"blocking check {event.event_specific_data.check_name} failed"
+    return "the run failed"
+
+
+def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: str) -> "JobExecutionResult":
+    definitions = _definitions()
+    tags = {"dagster/partition": partition} if partition else {}
+    tags["climb/launched_by"] = "cli"
+    started = time.perf_counter()
+    with dg.execute_job(
+        dg.reconstructable(definitions.pipeline_job), instance, run_config=RUN_CONFIG, tags=tags, asset_selection=keys
+    ) as result:
+        if not result.success:
+            raise ClimbError(f"{label}: {_failure_reason(result)} (run {result.run_id})")
+        _echo(f"  {label}: ok in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
+        return result
+
+
+def run_pipeline(instance, config, *, until: str | None = None, select: str | None = None) -> dict:
+    """Materialise the selected assets: per-shard assets shard by shard, then the rest."""
+    from climb_assets.partitions import shards_partitions
+
+    defs = _definitions().defs
+    graph = defs.resolve_asset_graph()
+    keys = _selection(defs, until, select)
+    ordered = [k for k in graph.toposorted_asset_keys if k in keys]
+    per_shard = [k for k in ordered if graph.get(k).partitions_def == shards_partitions]
+    unpartitioned = [k for k in ordered if graph.get(k).partitions_def is None]
+    shards = sync_shards(instance, config)
+    names = ", ".join(k.to_user_string() for k in ordered)
+    _echo(f"climb: materialising {names} over {len(shards)} shard(s); storage {config.storage_root}")
+    for index, shard in enumerate(shards, start=1):
+        if per_shard:
+            _execute(instance, per_shard, shard.key, f"[{index}/{len(shards)}] {shard.key}")
+    if unpartitioned:
+        _execute(instance, unpartitioned, None, "corpus-wide assets")
+    return shard_totals(instance, defs)
+
+
+def shard_totals(instance, defs) -> dict:
+    from climb_assets.status import asset_status
+
+    return asset_status(instance, defs)["assets"].get("documents", {}).get("metadata", {})
+
+
+def _print_summary(config, totals: dict) -> None:
+    counts = ", ".join(f"{name} {totals.get(name, 0):,}" for name in SHARD_COUNTS)
+    _echo(f"documents: {counts}")
+    balanced = totals.get("input_records") == sum(totals.get(n, 0) for n in SHARD_COUNTS[1:])
+    _echo(f"accounting {'balances' if balanced else 'DOES NOT BALANCE'}; outputs under {config.storage_root}")
+    _echo(
+        "UI: DAGSTER_HOME={home} CLIMB_CONFIG={cfg} CLIMB_HOME={root} dagster dev -w workspace.yaml".format(
+            home=os.environ["DAGSTER_HOME"], cfg=os.environ.get("CLIMB_CONFIG", DEFAULT_CONFIG_PATH),
+            root=config.storage_root,
+        )
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from resources.demo_corpus import DemoManifest, generate_demo_corpus
+
+    home = args.home or os.environ.get("CLIMB_HOME") or str(Path.cwd() / "climb_home")
+    demo_dir = Path(home) / "demo"
+    try:
+        present = DemoManifest.load(demo_dir).seed == args.seed
+    except (OSError, ValueError, KeyError, TypeError):
+        present = False
+    if not present:
+        manifest = generate_demo_corpus(demo_dir, seed=args.seed)
+        _echo(f"climb: wrote the demo corpus ({manifest.n_documents:,} documents, seed {args.seed}) to {demo_dir}")
+    config, instance = prepare_environment(str(DEFAULT_CONFIG_PATH), home)
+    totals = run_pipeline(instance, config)
+    _print_summary(config, totals)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config, instance = prepare_environment(args.config, args.home)
+    totals = run_pipeline(instance, config, until=args.until, select=args.select)
+    _print_summary(config, totals)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from climb_assets.status import asset_status
+
+    config, instance = prepare_environment(args.config, args.home)
+    status = asset_status(instance, _definitions().defs)
+    if args.json:
+        _echo(json.dumps(status, indent=2, sort_keys=True))
+        return 0
+    for name, entry in status["assets"].items():
+        state = "materialised" if entry["materialized"] else "not materialised"
+        if "partitions_total" in entry:
+            state += f" ({entry['partitions_materialized']}/{entry['partitions_total']} partitions)"
+        counts = ", ".join(f"{k} {v:,}" for k, v in entry["metadata"].items() if isinstance(v, int))
+        _echo(f"{name}: {state}" + (f"; {counts}" if counts else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="climb", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="the whole pipeline on the built-in demo corpus")
+    demo.add_argument("--home", help="storage root (default $CLIMB_HOME, else ./climb_home)")
+    demo.add_argument("--seed", type=int, default=0, help="demo corpus seed")
+    demo.set_defaults(handler=cmd_demo)
+    for name, handler, text in (("run", cmd_run, "materialise the configured pipeline"),
+                                ("status", cmd_status, "each asset's state and latest metadata")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", help="configuration file (default $CLIMB_CONFIG, else the demo's)")
+        sub.add_argument("--home", help="storage root (overrides the file and $CLIMB_HOME)")
+        sub.set_defaults(handler=handler)
+        if name == "run":
+            sub.add_argument("--until", metavar="ASSET", help="this asset and everything upstream")
+            sub.add_argument("--select", metavar="SELECTION", help="Dagster asset-selection syntax")
+        else:
+            sub.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ConfigError, ClimbError) as err:
+        print(f"climb: error: {' | '.join(str(err).splitlines())}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The code location: every asset, check, job and resource of the project.
+
+Loading validates the configuration (`$CLIMB_CONFIG`, else the demo's file), so a broken file shows
+up as a load error naming the key, in `dg check defs` and in the UI.
+"""
+
+import os
+
+import dagster as dg
+
+from climb_assets.corpus.assets import documents
+from climb_assets.engines import ProjectResource
+from resources.config import load_config
+
+PIPELINE_JOB = "climb_pipeline"
+
+
+def build_definitions() -> dg.Definitions:
+    load_config()  # fail at load, naming the key, rather than in the first run
+    project = ProjectResource(config_path=os.environ.get("CLIMB_CONFIG", ""), home=os.environ.get("CLIMB_HOME", ""))
+    return dg.Definitions(
+        assets=[documents],
+        jobs=[dg.define_asset_job(PIPELINE_JOB, selection=dg.AssetSelection.all(), description="The whole pipeline")],
+        resources={"project": project},
+    )
+
+
+defs = build_definitions()
+
+
+def pipeline_job() -> dg.JobDefinition:
+    """The pipeline job, reconstructable by the CLI (`dg.reconstructable(pipeline_job)`)."""
+    return defs.resolve_job_def(PIPELINE_JOB)

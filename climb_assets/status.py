@@ -1,0 +1,98 @@
+"""What the instance knows about each asset: materialised or not, latest metadata, check results.
+
+Shape (also `climb status --json`):
+    {"assets": {"<asset>": {"materialized": bool, "metadata": {...},
+                            "partitions": {"<key>": {"metadata": {...}}}, "checks": {...}}}}
+For a partitioned asset, the top-level `metadata` sums the integer fields over the latest
+materialisation of each partition, and `materialized` means every partition is.
+"""
+
+from typing import Any
+
+import dagster as dg
+
+NOT_SUMMED = ("dagster/",)  # Dagster's own fields are reported per partition only
+
+
+def plain(value: Any) -> Any:
+    """A metadata value as a plain JSON value."""
+    if isinstance(value, dg.TableMetadataValue):
+        return [dict(record.data) for record in value.records]
+    if isinstance(value, dg.JsonMetadataValue):
+        return value.data
+    if isinstance(value, dg.MetadataValue):
+        value = value.value
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def _metadata(record) -> dict[str, Any]:
+    materialization = record.asset_materialization
+    return {name: plain(value) for name, value in sorted(materialization.metadata.items())}
+
+
+def _sum_counts(partitions: dict[str, dict]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for entry in partitions.values():
+        for name, value in entry["metadata"].items():
+            if isinstance(value, int) and not isinstance(value, bool) and not name.startswith(NOT_SUMMED):
+                totals[name] = totals.get(name, 0) + value
+    return dict(sorted(totals.items()))
+
+
+def _checks(instance: dg.DagsterInstance, assets_def: dg.AssetsDefinition, key: dg.AssetKey) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for check_key in sorted(assets_def.check_keys, key=lambda k: k.name):
+        if check_key.asset_key != key:
+            continue
+        history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1000)
+        latest_by_partition: dict[str | None, str] = {}
+        for execution in history:  # newest first
+            partition = getattr(execution, "partition", None)
+            latest_by_partition.setdefault(partition, execution.status.value)
+        statuses = list(latest_by_partition.values())
+        out[check_key.name] = {
+            "executions": len(statuses),
+            "passed": sum(s == "SUCCEEDED" for s in statuses),
+            "failed": sum(s == "FAILED" for s in statuses),
+        }
+    return out
+
+
+def asset_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> dict[str, Any]:
+    graph = defs.resolve_asset_graph()
+    assets: dict[str, Any] = {}
+    for key in graph.toposorted_asset_keys:
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        assets_def = node.assets_def
+        entry: dict[str, Any] = {"materialized": False, "metadata": {}}
+        if node.partitions_def is not None:
+            keys = node.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
+            partitions = {}
+            for partition in keys:
+                records = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+                ).records
+                if records:
+                    partitions[partition] = {"metadata": _metadata(records[0])}
+            entry.update(
+                materialized=bool(keys) and len(partitions) == len(keys),
+                metadata=_sum_counts(partitions),
+                partitions=partitions,
+                partitions_total=len(keys),
+                partitions_materialized=len(partitions),
+            )
+        else:
+            records = instance.fetch_materializations(key, limit=1).records
+            if records:
+                entry.update(materialized=True, metadata=_metadata(records[0]))
+        entry["checks"] = _checks(instance, assets_def, key)
+        assets[key.to_user_string()] = entry
+    return {"assets": assets}
