@@ -4,8 +4,6 @@ Loading validates the configuration (`$CLIMB_CONFIG`, else the demo's file), so 
 up as a load error naming the key, in `dg check defs` and in the UI.
 """
 
-import os
-
 import dagster as dg
 
 from climb_assets.corpus.assets import documents
@@ -17,11 +15,11 @@ PIPELINE_JOB = "climb_pipeline"
 
 def build_definitions() -> dg.Definitions:
     load_config()  # fail at load, naming the key, rather than in the first run
-    project = ProjectResource(config_path=os.environ.get("CLIMB_CONFIG", ""), home=os.environ.get("CLIMB_HOME", ""))
     return dg.Definitions(
         assets=[documents],
         jobs=[dg.define_asset_job(PIPELINE_JOB, selection=dg.AssetSelection.all(), description="The whole pipeline")],
-        resources={"project": project},
+        # Empty fields: the file and root are read from the environment when a run starts.
+        resources={"project": ProjectResource()},
     )
 
 

@@ -1,0 +1,112 @@
+"""The `climb` command as a user runs it: real subprocesses, a persistent instance, exit codes."""
+
+import csv
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from resources.demo_corpus import DemoManifest
+
+COUNTS = ("input_records", "kept", "filtered", "duplicates", "quarantined")
+
+
+def climb(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "climb_assets.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture()
+def user_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("CLIMB_CONFIG", "CLIMB_HOME", "DAGSTER_HOME")}
+    env["CLIMB_HOME"] = str(tmp_path / "home")
+    return env
+
+
+def _mixed_folder(root):
+    """Valid and broken JSONL, JSONL.gz, Parquet and CSV files; returns the number of broken rows."""
+    root.mkdir()
+    good = [{"id": f"g{i}", "text": f"a perfectly ordinary news article number {i} with words"} for i in range(30)]
+    lines = [json.dumps(d) for d in good[:10]] + [
+        '{"id": "bad1", "text": "unterminated',        # malformed_json
+        '["a", "list"]',                               # not_an_object
+        '{"id": "bad3"}',                              # missing_text
+        '{"id": "bad4", "text": 12}',                  # non_string_text
+        '{"id": "bad5", "text": "   "}',               # empty_text
+    ]
+    (root / "a.jsonl").write_text("\n".join(lines) + "\n")
+    gz_lines = [json.dumps(d).encode() for d in good[10:20]] + [b'{"id": "bad6", "text": "caf\xe9 au lait in latin-1"}']
+    (root / "b.jsonl.gz").write_bytes(gzip.compress(b"\n".join(gz_lines) + b"\n"))   # undecodable_bytes
+    pq.write_table(pa.Table.from_pylist(good[20:25] + [{"id": "bad7", "text": None}]), root / "c.parquet")
+    with open(root / "d.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text"])
+        for d in good[25:30]:
+            writer.writerow([d["id"], d["text"]])
+        writer.writerow(["bad8", "too", "many", "fields"])                            # malformed_csv
+    return 8
+
+
+def test_run_until_documents_on_mixed_broken_files(tmp_path, user_env):
+    """`climb run --until documents` quarantines every broken row, status balances, a rerun changes nothing."""
+    broken = _mixed_folder(tmp_path / "corpus")
+    config = tmp_path / "climb.yaml"
+    config.write_text("corpus:\n  paths: ['corpus/*']\n  id_field: id\n")
+    first = climb("run", "--config", str(config), "--until", "documents", env=user_env)
+    assert first.returncode == 0, first.stderr
+    status = json.loads(climb("status", "--json", "--config", str(config), env=user_env).stdout)
+    documents = status["assets"]["documents"]
+    totals = documents["metadata"]
+    assert documents["materialized"] and len(documents["partitions"]) == 4
+    assert totals["input_records"] == totals["kept"] + totals["filtered"] + totals["duplicates"] + totals["quarantined"]
+    assert (totals["kept"], totals["quarantined"]) == (30, broken)
+    reasons = []
+    for shard in ("a.jsonl", "b.jsonl.gz", "c.parquet", "d.csv"):
+        table = pq.read_table(f"{user_env['CLIMB_HOME']}/documents/{shard}/quarantine.parquet").to_pylist()
+        reasons += [(shard, r["reason"], r["row"]) for r in table]
+    assert sorted(reasons) == sorted([
+        ("a.jsonl", "quarantine:malformed_json", 11), ("a.jsonl", "quarantine:not_an_object", 12),
+        ("a.jsonl", "quarantine:missing_text", 13), ("a.jsonl", "quarantine:non_string_text", 14),
+        ("a.jsonl", "quarantine:empty_text", 15), ("b.jsonl.gz", "quarantine:undecodable_bytes", 11),
+        ("c.parquet", "quarantine:missing_text", 5), ("d.csv", "quarantine:malformed_csv", 7),
+    ])
+    assert documents["checks"]["accounting_balances"]["failed"] == 0
+    second = climb("run", "--config", str(config), "--until", "documents", env=user_env)
+    assert second.returncode == 0, second.stderr
+    again = json.loads(climb("status", "--json", "--config", str(config), env=user_env).stdout)
+    assert again["assets"]["documents"]["metadata"] == totals
+
+
+def test_demo_runs_and_reports(tmp_path, user_env):
+    """`climb demo` generates the demo corpus, runs the pipeline and prints a balanced summary."""
+    done = climb("demo", env=user_env)
+    assert done.returncode == 0, done.stderr
+    manifest = DemoManifest.load(os.path.join(user_env["CLIMB_HOME"], "demo"))
+    assert f"input_records {manifest.expected['input_records']:,}" in done.stdout
+    assert "accounting balances" in done.stdout
+    assert os.path.exists(os.path.join(user_env["CLIMB_HOME"], "dagster", "history", "runs.db"))
+
+
+@pytest.mark.parametrize(
+    "args, config_text, message",
+    [
+        (["run", "--until", "nonsense"], "corpus:\n  paths: ['*.jsonl']\n", "--until nonsense: no such asset"),
+        (["run"], "corpus:\n  paths: ['nowhere/*.jsonl']\n", "corpus.paths[0]: 'nowhere/*.jsonl'"),
+        (["run"], "corpus:\n  paths: ['*.jsonl']\n  filters: {min_chars: ten}\n", "corpus.filters.min_chars"),
+        (["status"], "corpuz:\n  paths: ['*.jsonl']\n", "corpuz: unknown key; did you mean 'corpus'?"),
+    ],
+)
+def test_errors_exit_nonzero_with_one_line(tmp_path, user_env, args, config_text, message):
+    """Bad input exits 1 with a one-line reason naming the key or argument."""
+    (tmp_path / "x.jsonl").write_text('{"text": "hello there, a document long enough"}\n')
+    config = tmp_path / "climb.yaml"
+    config.write_text(config_text)
+    done = climb(*args, "--config", str(config), env=user_env)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("climb: error:") and message in lines[0], done.stderr

@@ -1,0 +1,40 @@
+"""The code location loads without secrets and holds the expected assets, groups and checks."""
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+
+from climb_assets.definitions import defs
+from tests.conftest import REPO
+
+
+def test_definitions_load():
+    """Definitions validate and hold the documents asset in the corpus group with its blocking check."""
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"documents"}
+    assert graph.get(dg.AssetKey("documents")).group_name == "corpus"
+    checks = defs.resolve_assets_def("documents").check_specs
+    assert [(c.name, c.blocking) for c in checks] == [("accounting_balances", True)]
+    assert defs.resolve_job_def("climb_pipeline") is not None
+
+
+def test_dg_check_defs():
+    """`dg check defs` (the [tool.dg] project) and `dagster definitions validate -w workspace.yaml` pass."""
+    for command in (["dg", "check", "defs"], ["dagster", "definitions", "validate", "-w", "workspace.yaml"]):
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_broken_configuration_fails_loading_naming_the_key(tmp_path):
+    """A configuration with an unknown key stops the code location from loading, naming the key."""
+    bad = tmp_path / "climb.yaml"
+    bad.write_text("corpus:\n  paths: ['x/*.jsonl']\n  text_feild: body\n")
+    env = {**os.environ, "CLIMB_CONFIG": str(bad)}
+    done = subprocess.run([sys.executable, "-c", "import climb_assets.definitions"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "corpus.text_feild: unknown key; did you mean 'text_field'?" in done.stderr

@@ -1,0 +1,43 @@
+"""Shared fixtures. torch is imported before faiss: both ship an OpenMP runtime, and loading
+them in the other order can crash or oversubscribe threads on some builds."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+try:  # pinned import order; both are optional for the corpus-stage tests
+    import torch  # noqa: F401
+    import faiss  # noqa: F401
+except ImportError:
+    pass
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CLIMB_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, skipping the test when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path}")
+    return path
+
+
+@pytest.fixture()
+def climb_env(tmp_path, monkeypatch):
+    """An isolated storage root and Dagster home; CLIMB_CONFIG unset."""
+    monkeypatch.setenv("CLIMB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.delenv("CLIMB_CONFIG", raising=False)
+    (tmp_path / "dagster_home").mkdir()
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(tmp_path_factory):
+    """The demo corpus (seed 0), generated once per session."""
+    from resources.demo_corpus import generate_demo_corpus
+
+    out = tmp_path_factory.mktemp("demo")
+    return generate_demo_corpus(out, seed=0)
