@@ -3,6 +3,7 @@
     climb demo                 the whole pipeline on the built-in demo corpus, then a summary
     climb run [--config FILE] [--until ASSET] [--select SELECTION]
     climb status [--json]
+    climb ui [--port PORT]     the Dagster UI on what the CLI materialised (loopback only)
 
 The instance lives in `$DAGSTER_HOME`, else `<storage root>/dagster`, so `dagster dev -w workspace.yaml`
 (or `dg dev`) with the same DAGSTER_HOME, CLIMB_CONFIG and CLIMB_HOME shows every run the CLI made.
@@ -208,6 +209,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+WORKSPACE = """load_from:
+  - python_module:
+      module_name: climb_assets.definitions
+      attribute: defs
+      location_name: climb
+"""
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Replace this process with `dagster dev` on the same configuration, root and instance."""
+    prepare_environment(args.config, args.home)
+    workspace = Path(os.environ["DAGSTER_HOME"]) / "workspace.yaml"
+    workspace.write_text(WORKSPACE)
+    command = ["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
+    _echo(f"climb: {' '.join(command)} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    os.execvp(command[0], command)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="climb", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -216,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="demo corpus seed")
     demo.set_defaults(handler=cmd_demo)
     for name, handler, text in (("run", cmd_run, "materialise the configured pipeline"),
-                                ("status", cmd_status, "each asset's state and latest metadata")):
+                                ("status", cmd_status, "each asset's state and latest metadata"),
+                                ("ui", cmd_ui, "open the Dagster UI on this project's instance")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", help="configuration file (default $CLIMB_CONFIG, else the demo's)")
         sub.add_argument("--home", help="storage root (overrides the file and $CLIMB_HOME)")
@@ -224,8 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             sub.add_argument("--until", metavar="ASSET", help="this asset and everything upstream")
             sub.add_argument("--select", metavar="SELECTION", help="Dagster asset-selection syntax")
-        else:
+        elif name == "status":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        else:
+            sub.add_argument("--port", type=int, default=3000)
+            sub.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
     return parser
 
 
