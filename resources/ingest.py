@@ -195,9 +195,15 @@ def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Seq
         for i, (key, path) in enumerate(earlier_index_paths)
     )
     con.execute(f"CREATE TEMP VIEW earlier AS {sources}")
+    # An entry whose id an even earlier shard used was quarantined (duplicate_id) there, so it is no
+    # first occurrence: only entries in the first shard to use their id count.
+    con.execute(
+        "CREATE TEMP VIEW first_use AS SELECT * FROM earlier "
+        "QUALIFY shard_order = min(shard_order) OVER (PARTITION BY id)"
+    )
     by_hash = con.execute(
         "SELECT c.content_hash, arg_min(e.id, (e.shard_order, e.row)), arg_min(e.shard, (e.shard_order, e.row)), "
-        "min_by(e.row, (e.shard_order, e.row)) FROM candidates c JOIN earlier e USING (content_hash) GROUP BY 1"
+        "min_by(e.row, (e.shard_order, e.row)) FROM candidates c JOIN first_use e USING (content_hash) GROUP BY 1"
     ).fetchall()
     reused_ids = con.execute("SELECT DISTINCT c.id FROM candidates c JOIN earlier e USING (id)").fetchall()
     con.close()

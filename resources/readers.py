@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -64,11 +65,24 @@ class RawRecord:
     raw: str = ""
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def _snippet(value: Any) -> str:
+    """The start of a raw record as valid UTF-8 (undecodable bytes become U+FFFD)."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
     text = value if isinstance(value, str) else repr(value)
-    return text[:RAW_SNIPPET_CHARS]
+    text = text[:RAW_SNIPPET_CHARS]
+    return text.encode("utf-8", errors="surrogatepass").decode("utf-8", errors="replace")
+
+
+def _undecodable_field(values: dict[str, Any]) -> str | None:
+    """The first field holding a surrogate: bytes that were not UTF-8, or a lone JSON escape like \\ud800."""
+    for name, value in values.items():
+        if isinstance(value, str) and _SURROGATES.search(value):
+            return name
+    return None
 
 
 def record_from_mapping(row: int, obj: dict[str, Any], options: ReaderOptions, raw: str = "") -> RawRecord:
@@ -83,8 +97,11 @@ def record_from_mapping(row: int, obj: dict[str, Any], options: ReaderOptions, r
             return RawRecord(row, reason=NON_STRING_TEXT, detail=f"field {name!r} is {kind}", raw=raw)
         parts.append(obj[name])
     text = "\n\n".join(parts)
-    if any("\udc80" <= ch <= "\udcff" for ch in text):  # surrogateescape marks undecodable bytes
-        return RawRecord(row, reason=UNDECODABLE, detail="text is not valid UTF-8", raw=raw)
+    checked = {"text": text, "id": obj.get(options.id_field) if options.id_field else None,
+               **{name: obj.get(name) for name in options.metadata_fields}}
+    bad_field = _undecodable_field(checked)
+    if bad_field is not None:
+        return RawRecord(row, reason=UNDECODABLE, detail=f"field {bad_field!r} is not valid UTF-8", raw=_snippet(raw))
     if len(text.encode("utf-8", errors="surrogatepass")) > options.max_record_bytes:
         return RawRecord(row, reason=OVERSIZED, detail=f"text over {options.max_record_bytes} bytes", raw=raw)
     doc_id = None
@@ -138,13 +155,49 @@ def _iter_jsonl_lines(stream: IO[bytes], uri: str, options: ReaderOptions) -> It
         yield RawRecord(line_no + 1, reason=TRUNCATED, detail=detail)
 
 
+class _ZstdStream(io.RawIOBase):
+    """A zstd stream that raises EOFError when the input ends inside a frame (a cut-off file);
+    zstandard's own stream_reader ends quietly there. Reads across concatenated frames."""
+
+    def __init__(self, raw: IO[bytes]):
+        import zstandard
+
+        self._raw, self._zstd, self._pending = raw, zstandard, b""
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _decompress(self, data: bytes) -> bytes:
+        out = b""
+        while data:
+            self._in_frame = True
+            out += self._frame.decompress(data)
+            data = b""
+            if self._frame.eof:
+                data, self._in_frame = self._frame.unused_data, False
+                self._frame = self._zstd.ZstdDecompressor().decompressobj()
+        return out
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("zstd stream ends inside a frame (truncated file)")
+                return 0
+            self._pending = self._decompress(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
+        return size
+
+
 def _open_jsonl(uri: str, fmt: str, raw_stream: IO[bytes]) -> IO[bytes]:
     if fmt == "jsonl.gz":
         return gzip.GzipFile(fileobj=raw_stream)
     if fmt == "jsonl.zst":
-        import zstandard
-
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw_stream))
+        return io.BufferedReader(_ZstdStream(raw_stream))
     return raw_stream
 
 
@@ -173,8 +226,17 @@ def read_parquet(uri: str, options: ReaderOptions) -> Iterator[RawRecord]:
                 row += 1
 
 
+def _next_row(reader, limit: int) -> list[str]:
+    """next(reader) under our field-size limit, leaving the process-wide csv limit as it was."""
+    previous = csv.field_size_limit(limit)
+    try:
+        return next(reader)
+    finally:
+        csv.field_size_limit(previous)
+
+
 def read_csv(uri: str, options: ReaderOptions) -> Iterator[RawRecord]:
-    csv.field_size_limit(options.max_record_bytes)
+    limit = options.max_record_bytes
     try:
         stream = fsspec.open(uri, "rt", encoding="utf-8", errors="surrogateescape", newline="").open()
     except OSError as err:
@@ -184,7 +246,7 @@ def read_csv(uri: str, options: ReaderOptions) -> Iterator[RawRecord]:
         columns = list(options.csv_columns or [])
         if options.csv_header:
             try:
-                columns = next(reader)
+                columns = _next_row(reader, limit)
             except StopIteration:
                 return
             except csv.Error as err:
@@ -194,7 +256,7 @@ def read_csv(uri: str, options: ReaderOptions) -> Iterator[RawRecord]:
         start = reader.line_num + 1
         while True:
             try:
-                values = next(reader)
+                values = _next_row(reader, limit)
             except StopIteration:
                 return
             except csv.Error as err:

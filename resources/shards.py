@@ -81,7 +81,8 @@ def _shards_of_pattern(index: int, pattern: str, *, config_dir: str, storage_roo
     else:
         matches = [fs_path] if fs.exists(fs_path) else []
         base = fs_path.rsplit("/", 1)[0] if "/" in fs_path else ""
-    matches = [m for m in matches if not m.rsplit("/", 1)[-1].startswith(".")]  # hidden files
+    # Hidden files and anything inside hidden folders (.git/, .ipynb_checkpoints/) are not corpus.
+    matches = [m for m in matches if not any(part.startswith(".") for part in m[len(base):].split("/"))]
     if not matches:
         raise ConfigError(f"{where}: {pattern!r} (expanded to {expanded!r}) matches no file")
     shards = []

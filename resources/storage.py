@@ -132,6 +132,11 @@ class Storage:
         if not self.fs.exists(base):
             return []
         names = [p.rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False)]
+        if self.is_local:  # finish any swap a killed process left half done
+            for name in {n.split(".replaced-", 1)[0] for n in names if ".replaced-" in n}:
+                self._recover_local_swap(f"{base}/{name}")
+            names = [p.rsplit("/", 1)[-1] for p in self.fs.ls(base, detail=False)]
+        names = [n for n in names if ".replaced-" not in n]
         return sorted(unquote(n) for n in names if self.fs.exists(f"{base}/{n}/{MANIFEST}"))
 
     # ---- writing -----------------------------------------------------------------------------

@@ -278,10 +278,7 @@ def test_txt_oversized_block(tmp_path):
     "fmt",
     [
         "jsonl.gz",
-        pytest.param("jsonl.zst", marks=pytest.mark.xfail(
-            reason="BUG: readers._open_jsonl's zstandard stream_reader returns EOF silently on a truncated frame: "
-            "the partial last line comes out as malformed_json and no truncated_stream record follows",
-            strict=True)),
+        "jsonl.zst",
     ],
 )
 def test_truncated_stream_keeps_earlier_lines(tmp_path, fmt):
@@ -341,28 +338,20 @@ def _strings(record: RawRecord) -> list[str]:
     return [v for v in values if v is not None]
 
 
-_SURROGATE_BUG = pytest.mark.xfail(
-    reason="BUG: readers.record_from_mapping only rejects \\udc80-\\udcff (surrogateescape) in the text; a lone "
-    "surrogate from a JSON escape, or undecodable CSV bytes in the id/metadata/raw snippet, pass through and "
-    "make ingestion crash with UnicodeEncodeError (content_hash / pa.Table.from_pylist)",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     "name, fmt, data, options",
     [
         ("s.jsonl", "jsonl", b'{"text": "escaped \\udc80 low surrogate"}\n', ReaderOptions()),
         pytest.param("s.jsonl", "jsonl", b'{"text": "lone \\ud800 high surrogate"}\n', ReaderOptions(),
-                     marks=_SURROGATE_BUG, id="jsonl-lone-high-surrogate-text"),
+                     id="jsonl-lone-high-surrogate-text"),
         pytest.param("s.jsonl", "jsonl", b'{"text": "fine text", "id": "x\\ud83d"}\n', ReaderOptions(id_field="id"),
-                     marks=_SURROGATE_BUG, id="jsonl-lone-surrogate-id"),
+                     id="jsonl-lone-surrogate-id"),
         pytest.param("s.csv", "csv", b"id,text\nd1,bad \xff bytes\n", ReaderOptions(),
-                     marks=_SURROGATE_BUG, id="csv-undecodable-text-raw-snippet"),
+                     id="csv-undecodable-text-raw-snippet"),
         pytest.param("s.csv", "csv", b"id,text\nd\xff1,fine text\n", ReaderOptions(id_field="id"),
-                     marks=_SURROGATE_BUG, id="csv-undecodable-id"),
+                     id="csv-undecodable-id"),
         pytest.param("s.csv", "csv", b"label,text\nn\xffws,fine text\n", ReaderOptions(metadata_fields=("label",)),
-                     marks=_SURROGATE_BUG, id="csv-undecodable-metadata"),
+                     id="csv-undecodable-metadata"),
         ("s.txt", "txt", b"bad \xff text\n", ReaderOptions()),
     ],
     ids=["jsonl-escaped-low-surrogate-text", None, None, None, None, None, "txt-undecodable"],
@@ -376,3 +365,14 @@ def test_every_emitted_string_is_valid_utf8(tmp_path, name, fmt, data, options):
     for record in records:
         for value in _strings(record):
             value.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
+
+
+def test_read_csv_leaves_global_csv_limit_alone(tmp_path):
+    """Reading a CSV shard does not change csv.field_size_limit for the rest of the process."""
+    import csv
+
+    path = tmp_path / "s.csv"
+    path.write_text("text\nhello\n", encoding="utf-8")
+    before = csv.field_size_limit()
+    _read(path, "csv", ReaderOptions(max_record_bytes=50))
+    assert csv.field_size_limit() == before
