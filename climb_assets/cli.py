@@ -140,9 +140,16 @@ def run_pipeline(instance, config, *, until: str | None = None, select: str | No
     shards = sync_shards(instance, config)
     names = ", ".join(k.to_user_string() for k in ordered)
     _echo(f"climb: materialising {names} over {len(shards)} shard(s); storage {config.storage_root}")
+    failures = []
     for index, shard in enumerate(shards, start=1):
         if per_shard:
-            _execute(instance, per_shard, shard.key, f"[{index}/{len(shards)}] {shard.key}")
+            try:  # one bad shard does not stop the others; the run still ends in failure
+                _execute(instance, per_shard, shard.key, f"[{index}/{len(shards)}] {shard.key}")
+            except ClimbError as err:
+                _echo(f"  {err}")
+                failures.append(str(err))
+    if failures:
+        raise ClimbError(f"{len(failures)} of {len(shards)} shard(s) failed; first: {failures[0]}")
     if unpartitioned:
         _execute(instance, unpartitioned, None, "corpus-wide assets")
     return shard_totals(instance, defs)

@@ -45,21 +45,20 @@ def _sum_counts(partitions: dict[str, dict]) -> dict[str, int]:
     return dict(sorted(totals.items()))
 
 
-def _checks(instance: dg.DagsterInstance, assets_def: dg.AssetsDefinition, key: dg.AssetKey) -> dict[str, Any]:
+def _checks(instance: dg.DagsterInstance, assets_def: dg.AssetsDefinition, key: dg.AssetKey,
+            run_ids: list[str]) -> dict[str, Any]:
+    """For each check: how the evaluations in the runs of the latest materialisations went."""
     out: dict[str, Any] = {}
     for check_key in sorted(assets_def.check_keys, key=lambda k: k.name):
         if check_key.asset_key != key:
             continue
-        history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=1000)
-        latest_by_partition: dict[str | None, str] = {}
-        for execution in history:  # newest first
-            partition = getattr(execution, "partition", None)
-            latest_by_partition.setdefault(partition, execution.status.value)
-        statuses = list(latest_by_partition.values())
+        history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=10_000)
+        status_by_run = {e.run_id: e.status.value for e in history if e.status.value != "PLANNED"}
+        statuses = [status_by_run.get(run_id, "MISSING") for run_id in run_ids]
         out[check_key.name] = {
-            "executions": len(statuses),
-            "passed": sum(s == "SUCCEEDED" for s in statuses),
-            "failed": sum(s == "FAILED" for s in statuses),
+            "passed": statuses.count("SUCCEEDED"),
+            "failed": statuses.count("FAILED"),
+            "not_evaluated": statuses.count("MISSING"),
         }
     return out
 
@@ -73,6 +72,7 @@ def asset_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> dict[str
             continue
         assets_def = node.assets_def
         entry: dict[str, Any] = {"materialized": False, "metadata": {}}
+        run_ids: list[str] = []
         if node.partitions_def is not None:
             keys = node.partitions_def.get_partition_keys(dynamic_partitions_store=instance)
             partitions = {}
@@ -82,6 +82,7 @@ def asset_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> dict[str
                 ).records
                 if records:
                     partitions[partition] = {"metadata": _metadata(records[0])}
+                    run_ids.append(records[0].run_id)
             entry.update(
                 materialized=bool(keys) and len(partitions) == len(keys),
                 metadata=_sum_counts(partitions),
@@ -93,6 +94,7 @@ def asset_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> dict[str
             records = instance.fetch_materializations(key, limit=1).records
             if records:
                 entry.update(materialized=True, metadata=_metadata(records[0]))
-        entry["checks"] = _checks(instance, assets_def, key)
+                run_ids.append(records[0].run_id)
+        entry["checks"] = _checks(instance, assets_def, key, run_ids)
         assets[key.to_user_string()] = entry
     return {"assets": assets}

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 
 from resources.config import CorpusConfig
-from resources.readers import DUPLICATE_ID, EMPTY_TEXT, RawRecord, ReaderOptions, read_shard
+from resources.readers import DUPLICATE_ID, EMPTY_TEXT, RawRecord, ReaderOptions, UnreadableFileError, read_shard
 from resources.shards import Shard
 from resources.storage import Storage
 
@@ -306,8 +306,12 @@ def content_index_path(storage: Storage, shard: Shard, options: ReaderOptions, s
     key = shard_fingerprint(shard, options, settings)
     path = f"{storage.cache_dir(CONTENT_INDEX_CACHE)}/{key}.parquet"
     if not storage.fs.exists(path):
-        if log:
-            log.info(f"building the content index of earlier shard {shard.key}")
-        result = ingest_shard(shard, options=options, settings=settings, storage=storage)
-        storage.write_cache_table(CONTENT_INDEX_CACHE, key, result.content_index)
+        (log or logging.getLogger(__name__)).info(f"building the content index of earlier shard {shard.key}")
+        try:
+            index = ingest_shard(shard, options=options, settings=settings, storage=storage).content_index
+        except UnreadableFileError as err:
+            # That shard fails its own partition; it contributes no document, so nothing here is its duplicate.
+            (log or logging.getLogger(__name__)).warning(f"earlier shard {shard.key} is unreadable: {err}")
+            index = INDEX_SCHEMA.empty_table()
+        storage.write_cache_table(CONTENT_INDEX_CACHE, key, index)
     return storage.uri(path)

@@ -91,7 +91,8 @@ def record_from_mapping(row: int, obj: dict[str, Any], options: ReaderOptions, r
     parts = []
     for name in fields:
         if name not in obj or obj[name] is None:
-            return RawRecord(row, reason=MISSING_TEXT, detail=f"no field {name!r}", raw=raw)
+            detail = f"no field {name!r}" if name not in obj else f"field {name!r} is null"
+            return RawRecord(row, reason=MISSING_TEXT, detail=detail, raw=raw)
         if not isinstance(obj[name], str):
             kind = type(obj[name]).__name__
             return RawRecord(row, reason=NON_STRING_TEXT, detail=f"field {name!r} is {kind}", raw=raw)

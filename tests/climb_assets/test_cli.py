@@ -110,3 +110,20 @@ def test_errors_exit_nonzero_with_one_line(tmp_path, user_env, args, config_text
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("climb: error:") and message in lines[0], done.stderr
+
+
+def test_unreadable_shard_fails_alone(tmp_path, user_env):
+    """A wholly unreadable file fails its shard and the command (exit 1, naming it); other shards land."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a_broken.parquet").write_bytes(b"PAR1 not really parquet")
+    (corpus / "b_good.jsonl").write_text('{"text": "a good document with enough words in it"}\n')
+    config = tmp_path / "climb.yaml"
+    config.write_text("corpus:\n  paths: ['corpus/*']\n")
+    done = climb("run", "--config", str(config), env=user_env)
+    assert done.returncode == 1
+    assert "a_broken.parquet: not a readable Parquet file" in done.stderr.strip().splitlines()[-1]
+    status = json.loads(climb("status", "--json", "--config", str(config), env=user_env).stdout)
+    documents = status["assets"]["documents"]
+    assert list(documents["partitions"]) == ["b_good.jsonl"] and documents["metadata"]["kept"] == 1
+    assert documents["checks"]["accounting_balances"] == {"passed": 1, "failed": 0, "not_evaluated": 0}
