@@ -211,8 +211,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         state = "materialised" if entry["materialized"] else "not materialised"
         if "partitions_total" in entry:
             state += f" ({entry['partitions_materialized']}/{entry['partitions_total']} partitions)"
-        counts = ", ".join(f"{k} {v:,}" for k, v in entry["metadata"].items() if isinstance(v, int))
-        _echo(f"{name}: {state}" + (f"; {counts}" if counts else ""))
+        fields = ", ".join(f"{k} {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} {v}"
+                           for k, v in entry["metadata"].items() if isinstance(v, (int, float, str)) and k != "path")
+        checks = ", ".join(f"{c}: {r['passed']} passed, {r['failed']} failed" for c, r in entry["checks"].items())
+        _echo(f"{name}: {state}" + (f"; {fields}" if fields else "") + (f" [checks {checks}]" if checks else ""))
     return 0
 
 

@@ -7,8 +7,9 @@ import os
 
 import dagster as dg
 
-from resources.config import DEFAULT_CONFIG_PATH, ClimbConfig, load_config
+from resources.config import DEFAULT_CONFIG_PATH, ClimbConfig, EmbeddingConfig, load_config
 from resources.storage import Storage
+from resources.vectors import embedder_settings
 
 
 @functools.lru_cache(maxsize=8)
@@ -34,3 +35,17 @@ class ProjectResource(dg.ConfigurableResource):
 
     def storage(self) -> Storage:
         return Storage(self.config().storage_root)
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """The embedding model (GPU work): settings from the `embedding` section of the configuration.
+
+    `device` overrides the file where a deployment knows better (e.g. "cuda" in GPU pods); empty = the file's.
+    """
+
+    device: str = ""
+
+    def embedder(self, config: EmbeddingConfig):
+        from resources.embedding import Embedder
+
+        return Embedder(embedder_settings(config, device=self.device or None))

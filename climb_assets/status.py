@@ -12,6 +12,9 @@ from typing import Any
 import dagster as dg
 
 NOT_SUMMED = ("dagster/",)  # Dagster's own fields are reported per partition only
+# Fields that add up over partitions; other numbers (dim, max_length) are kept when all partitions agree.
+COUNT_FIELDS = {"input_records", "kept", "filtered", "duplicates", "quarantined", "count", "tokens", "documents",
+                "rows", "seconds"}
 
 
 def plain(value: Any) -> Any:
@@ -36,20 +39,34 @@ def _metadata(record) -> dict[str, Any]:
     return {name: plain(value) for name, value in sorted(materialization.metadata.items())}
 
 
-def _sum_counts(partitions: dict[str, dict]) -> dict[str, int]:
-    totals: dict[str, int] = {}
+def aggregate_partitions(partitions: dict[str, dict]) -> dict[str, Any]:
+    """Corpus-wide metadata from the latest metadata of each partition: count fields and seconds are
+    summed, rates (`*_per_second`) are totals over total seconds, and a field every partition
+    agrees on (dim, model, device) is kept as is."""
+    values: dict[str, list[Any]] = {}
     for entry in partitions.values():
         for name, value in entry["metadata"].items():
-            if isinstance(value, int) and not isinstance(value, bool) and not name.startswith(NOT_SUMMED):
-                totals[name] = totals.get(name, 0) + value
-    return dict(sorted(totals.items()))
+            if not name.startswith(NOT_SUMMED):
+                values.setdefault(name, []).append(value)
+    seconds = values.get("seconds", [])
+    out: dict[str, Any] = {}
+    for name, found in sorted(values.items()):
+        if len(found) != len(partitions):
+            continue
+        if name in COUNT_FIELDS:
+            out[name] = round(sum(found), 3) if any(isinstance(v, float) for v in found) else sum(found)
+        elif name.endswith("_per_second") and len(seconds) == len(found):
+            total = sum(seconds)
+            out[name] = round(sum(r * t for r, t in zip(found, seconds)) / total, 2) if total else None
+        elif all(isinstance(v, (int, float, str, bool)) for v in found) and len(set(found)) == 1:
+            out[name] = found[0]
+    return out
 
 
-def _checks(instance: dg.DagsterInstance, assets_def: dg.AssetsDefinition, key: dg.AssetKey,
-            run_ids: list[str]) -> dict[str, Any]:
+def _checks(instance: dg.DagsterInstance, check_keys, key: dg.AssetKey, run_ids: list[str]) -> dict[str, Any]:
     """For each check: how the evaluations in the runs of the latest materialisations went."""
     out: dict[str, Any] = {}
-    for check_key in sorted(assets_def.check_keys, key=lambda k: k.name):
+    for check_key in sorted(check_keys, key=lambda k: k.name):
         if check_key.asset_key != key:
             continue
         history = instance.event_log_storage.get_asset_check_execution_history(check_key, limit=10_000)
@@ -70,7 +87,6 @@ def asset_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> dict[str
         node = graph.get(key)
         if not node.is_materializable:
             continue
-        assets_def = node.assets_def
         entry: dict[str, Any] = {"materialized": False, "metadata": {}}
         run_ids: list[str] = []
         if node.partitions_def is not None:
@@ -85,7 +101,7 @@ def asset_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> dict[str
                     run_ids.append(records[0].run_id)
             entry.update(
                 materialized=bool(keys) and len(partitions) == len(keys),
-                metadata=_sum_counts(partitions),
+                metadata=aggregate_partitions(partitions),
                 partitions=partitions,
                 partitions_total=len(keys),
                 partitions_materialized=len(partitions),
@@ -95,6 +111,6 @@ def asset_status(instance: dg.DagsterInstance, defs: dg.Definitions) -> dict[str
             if records:
                 entry.update(materialized=True, metadata=_metadata(records[0]))
                 run_ids.append(records[0].run_id)
-        entry["checks"] = _checks(instance, assets_def, key, run_ids)
+        entry["checks"] = _checks(instance, graph.asset_check_keys, key, run_ids)
         assets[key.to_user_string()] = entry
     return {"assets": assets}

@@ -14,10 +14,10 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "climb_assets" / "demo" / "climb.yaml"
 DEFAULT_STORAGE_ROOT = "climb_home"
@@ -66,9 +66,62 @@ class CorpusConfig(_Section):
         return value
 
 
+class EmbeddingConfig(_Section):
+    """The document embedder (paper: stella_en_400M_v5, 1024-d, 512 tokens; default: bundled MiniLM, 384-d)."""
+
+    model: str = "all-MiniLM-L6-v2"  # the bundled offline copy, a local folder, or a hub name
+    max_length: int | None = Field(default=None, ge=8)  # tokens; null: 512 on GPU, 256 on CPU
+    batch_size: int = Field(default=64, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    trust_remote_code: bool = False  # stella_en_400M_v5 needs true; never implied
+    threads: int | None = Field(default=None, ge=1)  # CPU threads; null: every available CPU
+
+
+class FastTextRaterConfig(_Section):
+    fasttext: str  # a supervised fastText model file
+    label_scores: dict[str, float]  # score in [0, 5] of each label; a document scores the expected value
+
+
+class TrainedRaterConfig(_Section):
+    trained: str  # labelled file (JSONL, CSV or Parquet) with a text and a 0-5 score per row
+    text_field: str = "text"
+    score_field: str = "score"
+    folds: int = Field(default=5, ge=2)  # cross-validation folds reported in the metadata
+    seed: int = 0
+
+
+RaterName = Literal["quality", "educational_value", "informational_value", "advertisement"]
+RATER_FORMS = "'heuristic', {fasttext: FILE, label_scores: {...}} or {trained: FILE, ...}"
+
+
+def _rater_form(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "heuristic"
+    if isinstance(value, dict):
+        return next((form for form in ("fasttext", "trained") if form in value), None)
+    return None
+
+
+RaterChoice = Annotated[
+    Annotated[Literal["heuristic"], Tag("heuristic")]
+    | Annotated[FastTextRaterConfig, Tag("fasttext")]
+    | Annotated[TrainedRaterConfig, Tag("trained")],
+    Discriminator(_rater_form),
+]
+
+
+class QualityConfig(_Section):
+    """The paper's four raters on its 0-5 scale; a rater not listed is the built-in heuristic."""
+
+    raters: dict[RaterName, RaterChoice] = {}
+
+
 class ClimbConfig(_Section):
     storage_root: str = DEFAULT_STORAGE_ROOT
     corpus: CorpusConfig
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    quality: QualityConfig = QualityConfig()
     # Set by load_config, not by the file: where the file lives (relative paths resolve here).
     config_path: str = ""
 
@@ -76,10 +129,37 @@ class ClimbConfig(_Section):
     def config_dir(self) -> str:
         return str(Path(self.config_path).parent) if self.config_path else os.getcwd()
 
+    def resolve_path(self, path: str) -> str:
+        """A path from the file: `~` and `$VARS` expanded, relative to the file's folder, URIs untouched."""
+        expanded = os.path.expanduser(os.path.expandvars(path.replace("{climb_home}", self.storage_root)))
+        if "://" in expanded or os.path.isabs(expanded):
+            return expanded
+        return os.path.normpath(os.path.join(self.config_dir, expanded))
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic names the branch of a union in the location (`literal['heuristic']`, `FastTextRaterConfig`)."""
+    return isinstance(part, str) and (part.startswith(("literal[", "function-")) or part[:1].isupper()
+                                      or part == "[key]")
+
+
+_RATER_TAGS = {"heuristic": None, "fasttext": "FastTextRaterConfig", "trained": "TrainedRaterConfig"}
+
+
+def _rater_model(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
+    """Drop the union tag pydantic puts after `quality.raters.<name>`; also return that branch's model."""
+    if loc[:2] == ("quality", "raters") and len(loc) >= 4 and loc[3] in _RATER_TAGS:
+        model = {"fasttext": FastTextRaterConfig, "trained": TrainedRaterConfig}.get(loc[3])
+        return loc[:3] + loc[4:], model
+    return loc, None
+
 
 def _format_location(loc: tuple[Any, ...]) -> str:
+    loc, _ = _rater_model(loc)
     out = ""
     for part in loc:
+        if _is_union_tag(part):
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
@@ -104,12 +184,15 @@ def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 def _describe(error: dict[str, Any]) -> str:
     kind, value = error["type"], error.get("input")
     if kind == "extra_forbidden":
-        known = _known_keys(ClimbConfig, error["loc"])
+        loc, branch = _rater_model(error["loc"])
+        known = [n for n in branch.model_fields] if branch else _known_keys(ClimbConfig, loc)
         close = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(known)}"
         return f"unknown key{hint}"
     if kind == "missing":
         return "required key is missing"
+    if kind in ("union_tag_not_found", "union_tag_invalid"):
+        return f"expected {RATER_FORMS} (got {value!r})"
     return f"{error['msg']} (got {value!r} of type {type(value).__name__})"
 
 
@@ -152,5 +235,12 @@ def load_config(path: str | os.PathLike[str] | None = None, *, home: str | None 
     try:
         return ClimbConfig.model_validate(raw)
     except ValidationError as err:
-        problems = [f"{config_path}: {_format_location(e['loc'])}: {_describe(e)}" for e in err.errors()]
+        by_location: dict[str, list[str]] = {}
+        for error in err.errors():
+            by_location.setdefault(_format_location(error["loc"]), []).append(_describe(error))
+        problems = [
+            f"{config_path}: {where}: " + (found[0] if len(found) == 1 else "none of the accepted forms matches: "
+                                           + "; ".join(dict.fromkeys(found)))
+            for where, found in by_location.items()
+        ]
         raise ConfigError("\n".join(problems)) from None

@@ -64,6 +64,15 @@ class PartitionWriter:
             json.dump(obj, handle, indent=2, sort_keys=True, default=str)
         return target
 
+    def write_array(self, name: str, array) -> str:
+        """A NumPy array as .npy (memory-mappable when read back from a local root)."""
+        import numpy as np
+
+        target = self.file(name)
+        with self._storage.fs.open(target, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+        return target
+
     def write_bytes(self, name: str, data: bytes) -> str:
         target = self.file(name)
         with self._storage.fs.open(target, "wb") as handle:
@@ -120,6 +129,16 @@ class Storage:
     def read_table(self, asset: str, name: str, partition: str | None = None, **kwargs: Any) -> pa.Table:
         with self.fs.open(f"{self.require(asset, partition)}/{name}", "rb") as handle:
             return pq.read_table(handle, **kwargs)
+
+    def read_array(self, asset: str, name: str, partition: str | None = None, *, mmap: bool = True):
+        """A .npy file of a partition; memory-mapped on local storage unless mmap is False."""
+        import numpy as np
+
+        path = f"{self.require(asset, partition)}/{name}"
+        if self.is_local and mmap:
+            return np.load(path, mmap_mode="r", allow_pickle=False)
+        with self.fs.open(path, "rb") as handle:
+            return np.load(io.BytesIO(handle.read()), allow_pickle=False)
 
     def read_json(self, asset: str, name: str, partition: str | None = None) -> Any:
         with self.fs.open(f"{self.require(asset, partition)}/{name}", "r") as handle:

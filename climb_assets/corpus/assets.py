@@ -5,10 +5,8 @@ import dagster as dg
 from climb_assets.engines import ProjectResource
 from climb_assets.partitions import SHARDS, shards_partitions
 from resources.config import ConfigError
-from resources.documents import COUNT_FIELDS, config_shards, locate_shard, verify_accounting, write_documents
+from resources.documents import COUNT_FIELDS, config_shards, locate_shard, write_documents
 from resources.readers import UnreadableFileError
-
-ACCOUNTING_CHECK = "accounting_balances"
 
 
 def _reasons_table(reasons: dict[str, int]) -> dg.MetadataValue:
@@ -20,15 +18,6 @@ def _reasons_table(reasons: dict[str, int]) -> dg.MetadataValue:
     partitions_def=shards_partitions,
     group_name="corpus",
     kinds={"parquet", "duckdb"},
-    check_specs=[
-        dg.AssetCheckSpec(
-            ACCOUNTING_CHECK,
-            asset="documents",
-            blocking=True,
-            description="input_records == kept + filtered + duplicates + quarantined, and the committed "
-            "files hold exactly those rows",
-        )
-    ],
 )
 def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
     """The documents of one input shard: read, Unicode-normalised, length-filtered and deduplicated
@@ -46,7 +35,6 @@ def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
         report = write_documents(shard, config=config, storage=storage, earlier_shards=earlier, log=context.log)
     except (ConfigError, UnreadableFileError) as err:
         raise dg.Failure(description=str(err)) from err
-    balanced, observed = verify_accounting(storage, shard.key)
     account = report.account
     context.log.info(
         f"{shard.key}: {account.input_records:,} records -> kept {account.kept:,}, filtered {account.filtered:,}, "
@@ -63,7 +51,4 @@ def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
             "seconds": round(report.seconds, 3),
             "records_per_second": round(account.input_records / max(report.seconds, 1e-9), 1),
         },
-        check_results=[
-            dg.AssetCheckResult(check_name=ACCOUNTING_CHECK, passed=balanced, metadata={"observed": observed})
-        ],
     )

@@ -11,14 +11,15 @@ from tests.conftest import REPO
 
 
 def test_definitions_load():
-    """Definitions validate and hold the documents asset in the corpus group with its blocking check."""
+    """Definitions validate; each asset sits in its stage's group with its blocking checks."""
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"documents"}
-    assert graph.get(dg.AssetKey("documents")).group_name == "corpus"
-    checks = defs.resolve_assets_def("documents").check_specs
-    assert [(c.name, c.blocking) for c in checks] == [("accounting_balances", True)]
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups == {"documents": "corpus", "embeddings": "semantic"}
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert checks == {("documents", "accounting_balances"), ("embeddings", "embeddings_aligned_and_normalised")}
+    blocking = {spec.key: spec.blocking for c in defs.asset_checks for spec in c.check_specs}
+    assert set(blocking) == graph.asset_check_keys and all(blocking.values())
     assert defs.resolve_job_def("climb_pipeline") is not None
 
 

@@ -1,0 +1,16 @@
+"""Blocking checks of the corpus stage: they read the committed files, so they also catch later damage."""
+
+import dagster as dg
+
+from climb_assets.corpus.assets import documents
+from climb_assets.engines import ProjectResource
+from climb_assets.partitions import shards_partitions
+from resources.documents import verify_accounting
+
+
+@dg.asset_check(asset=documents, blocking=True, partitions_def=shards_partitions,
+                description="input_records == kept + filtered + duplicates + quarantined, and the committed "
+                "files hold exactly those rows")
+def accounting_balances(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
+    balanced, observed = verify_accounting(project.storage(), context.partition_key)
+    return dg.AssetCheckResult(passed=balanced, metadata={"observed": observed})

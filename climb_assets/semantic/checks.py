@@ -1,0 +1,16 @@
+"""Blocking checks of the semantic stage: they read the committed files, so they also catch later damage."""
+
+import dagster as dg
+
+from climb_assets.engines import ProjectResource
+from climb_assets.partitions import shards_partitions
+from climb_assets.semantic.assets import embeddings
+from resources.vectors import verify_embeddings
+
+
+@dg.asset_check(asset=embeddings, blocking=True, partitions_def=shards_partitions,
+                description="one finite, unit-norm float16 vector per kept document, aligned with documents by id")
+def embeddings_aligned_and_normalised(context: dg.AssetCheckExecutionContext,
+                                      project: ProjectResource) -> dg.AssetCheckResult:
+    passed, details = verify_embeddings(project.storage(), context.partition_key)
+    return dg.AssetCheckResult(passed=passed, metadata=details)
