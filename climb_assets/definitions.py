@@ -6,8 +6,8 @@ up as a load error naming the key, in `dg check defs` and in the UI.
 
 import dagster as dg
 
-from climb_assets.corpus.assets import documents
-from climb_assets.corpus.checks import accounting_balances
+from climb_assets.corpus.assets import documents, quality_scores
+from climb_assets.corpus.checks import accounting_balances, scores_in_range
 from climb_assets.engines import EmbedderResource, ProjectResource
 from climb_assets.semantic.assets import embeddings
 from climb_assets.semantic.checks import embeddings_aligned_and_normalised
@@ -19,8 +19,8 @@ PIPELINE_JOB = "climb_pipeline"
 def build_definitions() -> dg.Definitions:
     load_config()  # fail at load, naming the key, rather than in the first run
     return dg.Definitions(
-        assets=[documents, embeddings],
-        asset_checks=[accounting_balances, embeddings_aligned_and_normalised],
+        assets=[documents, embeddings, quality_scores],
+        asset_checks=[accounting_balances, embeddings_aligned_and_normalised, scores_in_range],
         jobs=[dg.define_asset_job(PIPELINE_JOB, selection=dg.AssetSelection.all(), description="The whole pipeline")],
         # Empty fields: the file and root are read from the environment when a run starts.
         resources={"project": ProjectResource(), "embedder": EmbedderResource()},

@@ -6,8 +6,8 @@ CLIMB (DESIGN section 1 step 3) prunes clusters whose mean rating is low on four
 - fastText: a supervised fastText model file (such as the raters NVIDIA released) whose labels map to scores;
   a document scores the expected value sum(p(label) * label_score) over all labels;
 - trained: LightGBM regression on the document embeddings, fitted from a user's labelled file (text, 0-5 score),
-  reporting its k-fold cross-validated MAE and Spearman rank correlation; saved as LightGBM model text plus a
-  JSON sidecar so that one fit serves every shard.
+  reporting its k-fold cross-validated MAE and Spearman rank correlation; saved as a folder of LightGBM model
+  text plus a JSON sidecar so that one fit serves every shard.
 
 `rate` runs all four over a batch of documents and returns one float32 array per rater, each within [0, 5].
 """
@@ -37,7 +37,8 @@ __all__ = [
 
 FASTTEXT_LABEL_PREFIX = "__label__"
 TRAINED_FORMAT = "climb-trained-rater/1"
-SIDECAR_SUFFIX = ".json"
+MODEL_FILE = "lightgbm_model.txt"  # a saved trained rater is a folder holding these two files
+SIDECAR_FILE = "rater.json"
 MIN_TRAINING_ROWS = 10
 # LightGBM for a few hundred to a few thousand (embedding, score) rows: shallow trees, strong row/column
 # subsampling and L2, a small fixed number of rounds (no early stopping: every row is needed for the fit).
@@ -123,7 +124,8 @@ def _import_fasttext():
     try:
         import fasttext
     except ImportError as err:
-        raise ImportError("fastText raters need the 'fasttext' module: pip install fasttext-numpy2-wheel==0.9.2") from err
+        raise ImportError("fastText raters need the 'fasttext' module: "
+                          "pip install fasttext-numpy2-wheel==0.9.2") from err
     return fasttext
 
 
@@ -195,9 +197,10 @@ def _labelled_rows(path: str, text_field: str, score_field: str) -> Iterator[tup
     elif name.endswith(".csv"):
         with fsspec.open(path, "rt", encoding="utf-8", newline="", compression="infer") as handle:
             reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
             for column in (text_field, score_field):
-                if column not in (reader.fieldnames or []):
-                    raise ValueError(f"{path}: no column {column!r} in the header ({', '.join(reader.fieldnames or [])})")
+                if column not in header:
+                    raise ValueError(f"{path}: no column {column!r} in the header ({', '.join(header)})")
             start = 2
             for record in reader:
                 yield f"line {start}", record.get(text_field), record.get(score_field)
@@ -354,33 +357,35 @@ class TrainedRater:
         return np.clip(predicted, 0.0, MAX_SCORE).astype(np.float32)
 
     def save(self, path: str) -> None:
-        """Write LightGBM's model text to `path` and the settings and metrics to `path + '.json'`, atomically.
+        """Write the rater into folder `path` (created if needed): LightGBM's model text and a JSON sidecar
+        with the spec, cross-validation and settings, each file written atomically.
 
         Args:
-            path: local path or fsspec URI of the model file.
+            path: a local folder or fsspec URI.
         """
         sidecar = {
             "format": TRAINED_FORMAT, "spec": asdict(self.spec), "cv": asdict(self.cv), "dim": self.dim,
             "threads": self.threads, "lightgbm_params": LIGHTGBM_PARAMS, "num_boost_round": NUM_BOOST_ROUND,
         }
-        _write_atomically(path, self._booster.model_to_string())
-        _write_atomically(path + SIDECAR_SUFFIX, json.dumps(sidecar, indent=2, sort_keys=True))
+        _write_atomically(f"{path.rstrip('/')}/{MODEL_FILE}", self._booster.model_to_string())
+        _write_atomically(f"{path.rstrip('/')}/{SIDECAR_FILE}", json.dumps(sidecar, indent=2, sort_keys=True))
 
     @classmethod
     def load(cls, path: str, *, threads: int | None = None) -> TrainedRater:
         """A rater written by `save`.
 
         Args:
-            path: the model file given to `save` (its sidecar is `path + '.json'`).
+            path: the folder given to `save`.
             threads: LightGBM threads for scoring (None: those recorded at fit time).
         """
         import lightgbm
 
-        with fsspec.open(path + SIDECAR_SUFFIX, "rt", encoding="utf-8") as handle:
+        sidecar_path, model_path = f"{path.rstrip('/')}/{SIDECAR_FILE}", f"{path.rstrip('/')}/{MODEL_FILE}"
+        with fsspec.open(sidecar_path, "rt", encoding="utf-8") as handle:
             sidecar = json.load(handle)
         if sidecar.get("format") != TRAINED_FORMAT:
-            raise ValueError(f"{path}{SIDECAR_SUFFIX}: format {sidecar.get('format')!r}, expected {TRAINED_FORMAT!r}")
-        with fsspec.open(path, "rt", encoding="utf-8") as handle:
+            raise ValueError(f"{sidecar_path}: format {sidecar.get('format')!r}, expected {TRAINED_FORMAT!r}")
+        with fsspec.open(model_path, "rt", encoding="utf-8") as handle:
             booster = lightgbm.Booster(model_str=handle.read())
         return cls(booster=booster, spec=TrainedRaterSpec(**sidecar["spec"]), cv=CrossValidation(**sidecar["cv"]),
                    dim=int(sidecar["dim"]), threads=threads if threads is not None else sidecar["threads"])

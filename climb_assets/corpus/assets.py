@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from climb_assets.engines import ProjectResource
+from climb_assets.engines import EmbedderResource, ProjectResource
 from climb_assets.partitions import SHARDS, shards_partitions
 from resources.config import ConfigError
 from resources.documents import COUNT_FIELDS, config_shards, locate_shard, write_documents
+from resources.quality_store import rater_specs, trained_raters, write_quality_scores
 from resources.readers import UnreadableFileError
 
 
@@ -51,4 +52,52 @@ def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
             "seconds": round(report.seconds, 3),
             "records_per_second": round(account.input_records / max(report.seconds, 1e-9), 1),
         },
+    )
+
+
+def _histogram_table(histograms: dict[str, list[int]]) -> dg.MetadataValue:
+    raters = list(histograms)
+    bins = len(next(iter(histograms.values()), []))
+    lines = ["| score | " + " | ".join(raters) + " |", "|---|" + "---:|" * len(raters)]
+    for b in range(bins):
+        low, high = 5 * b / bins, 5 * (b + 1) / bins
+        lines.append(f"| {low:.1f}-{high:.1f} | " + " | ".join(f"{histograms[r][b]:,}" for r in raters) + " |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+@dg.asset(
+    partitions_def=shards_partitions,
+    group_name="corpus",
+    kinds={"lightgbm", "parquet"},
+    deps=[documents, "embeddings"],
+)
+def quality_scores(context: dg.AssetExecutionContext, project: ProjectResource,
+                   embedder: EmbedderResource) -> dg.MaterializeResult:
+    """The paper's four quality raters on its 0-5 scale for every kept document of the shard:
+    `quality`, `educational_value`, `informational_value` and `advertisement` (higher = less promotional).
+
+    Each rater is the built-in heuristic (Gopher / C4 / FineWeb signals), a fastText model with a
+    label-to-score mapping, or a LightGBM rater trained on a labelled file over the document
+    embeddings (fitted once, cached, cross-validated), as the `quality` section says.
+    """
+    config, storage = project.config(), project.storage()
+    specs = rater_specs(config)
+    try:
+        trained = trained_raters(specs, storage=storage, embedder=lambda: embedder.embedder(config.embedding),
+                                 log=context.log)
+    except (ValueError, FileNotFoundError) as err:  # a bad labelled file or model names itself
+        raise dg.Failure(description=str(err)) from err
+    report = write_quality_scores(context.partition_key, storage=storage, specs=specs, trained=trained,
+                                  log=context.log)
+    context.log.info(f"{context.partition_key}: rated {report.count:,} documents; means {report.means}")
+    return dg.MaterializeResult(
+        metadata={
+            "count": report.count,
+            "dagster/row_count": report.count,
+            **{f"mean_{name}": value for name, value in report.means.items()},
+            "raters": dg.MetadataValue.json(report.kinds),
+            "histograms": _histogram_table(report.histograms),
+            "cross_validation": dg.MetadataValue.json(report.cross_validation),
+            "path": dg.MetadataValue.path(report.path),
+        }
     )

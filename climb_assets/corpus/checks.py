@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from climb_assets.corpus.assets import documents
+from climb_assets.corpus.assets import documents, quality_scores
 from climb_assets.engines import ProjectResource
 from climb_assets.partitions import shards_partitions
 from resources.documents import verify_accounting
+from resources.quality_store import verify_quality_scores
 
 
 @dg.asset_check(asset=documents, blocking=True, partitions_def=shards_partitions,
@@ -14,3 +15,10 @@ from resources.documents import verify_accounting
 def accounting_balances(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
     balanced, observed = verify_accounting(project.storage(), context.partition_key)
     return dg.AssetCheckResult(passed=balanced, metadata={"observed": observed})
+
+
+@dg.asset_check(asset=quality_scores, blocking=True, partitions_def=shards_partitions,
+                description="one row per kept document, in order, and every score within [0, 5]")
+def scores_in_range(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
+    passed, details = verify_quality_scores(project.storage(), context.partition_key)
+    return dg.AssetCheckResult(passed=passed, metadata=details)

@@ -15,9 +15,10 @@ def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"documents": "corpus", "embeddings": "semantic"}
+    assert groups == {"documents": "corpus", "quality_scores": "corpus", "embeddings": "semantic"}
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    assert checks == {("documents", "accounting_balances"), ("embeddings", "embeddings_aligned_and_normalised")}
+    assert checks == {("documents", "accounting_balances"), ("embeddings", "embeddings_aligned_and_normalised"),
+                      ("quality_scores", "scores_in_range")}
     blocking = {spec.key: spec.blocking for c in defs.asset_checks for spec in c.check_specs}
     assert set(blocking) == graph.asset_check_keys and all(blocking.values())
     assert defs.resolve_job_def("climb_pipeline") is not None

@@ -7,6 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from climb_assets.corpus.assets import documents
+from climb_assets.corpus.checks import accounting_balances
 from climb_assets.engines import ProjectResource
 from climb_assets.partitions import SHARDS
 from resources.documents import config_shards
@@ -27,7 +28,7 @@ def _materialize_all(project: ProjectResource, instance: dg.DagsterInstance) -> 
     instance.add_dynamic_partitions(SHARDS, [s.key for s in shards])
     out = {}
     for shard in shards:
-        result = dg.materialize([documents], partition_key=shard.key, instance=instance,
+        result = dg.materialize([documents, accounting_balances], partition_key=shard.key, instance=instance,
                                 resources={"project": project})
         assert result.success
         (materialization,) = result.asset_materializations_for_node("documents")
@@ -86,7 +87,7 @@ def test_unreadable_file_fails_the_run_naming_it(tmp_path):
     project = _write_config(tmp_path, f"{corpus}/*")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(SHARDS, ["broken.jsonl.gz"])
-        result = dg.materialize([documents], partition_key="broken.jsonl.gz", instance=instance,
+        result = dg.materialize([documents, accounting_balances], partition_key="broken.jsonl.gz", instance=instance,
                                 resources={"project": project}, raise_on_error=False)
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -121,7 +122,7 @@ def test_cross_shard_duplicates_follow_key_order(tmp_path, order):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(SHARDS, ["a.jsonl", "b.jsonl"])
         for key in order:
-            assert dg.materialize([documents], partition_key=key, instance=instance, resources={"project": project}).success
+            assert dg.materialize([documents, accounting_balances], partition_key=key, instance=instance, resources={"project": project}).success
     storage = Storage(project.config().storage_root)
     assert storage.read_table("documents", "documents.parquet", "a.jsonl").column("id").to_pylist() == ["a1"]
     assert storage.read_table("documents", "documents.parquet", "b.jsonl").column("id").to_pylist() == ["b2"]
