@@ -79,13 +79,13 @@ def encoder_flops(embedder, n_tokens: np.ndarray) -> float:
     return flops
 
 
-def run(docs: int, max_lengths: list[int], device: str) -> dict:
+def run(docs: int, max_lengths: list[int], device: str, dtypes: list[str]) -> dict:
     from resources.embedding import Embedder, EmbedderSettings
 
     texts = ag_news_texts(docs)
     rows = []
-    for max_length in max_lengths:
-        embedder = Embedder(EmbedderSettings(max_length=max_length, device=device))
+    for max_length, dtype in [(m, d) for d in dtypes for m in max_lengths]:
+        embedder = Embedder(EmbedderSettings(max_length=max_length, device=device, dtype=dtype))
         embedder.embed(texts[:64])  # warm-up: kernels, allocator
         result = embedder.embed(texts)
         placement = embedder.placement
@@ -109,9 +109,10 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1000)
     parser.add_argument("--max-lengths", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "auto"], help="auto = the engine's rule")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    results = run(args.docs, args.max_lengths, args.device)
+    results = run(args.docs, args.max_lengths, args.device, args.dtypes)
     device = "cuda" if results["rows"][0]["device"].startswith("cuda") else "cpu"
     out = args.out or RESULTS / f"embed_throughput-{device}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,7 @@ def sync_shards(instance: dg.DagsterInstance, config) -> list:
     return shards
 
 
-def _failure_reason(result: "JobExecutionResult") -> str:
+def _failure_reason(result) -> str:
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
@@ -113,7 +113,7 @@ def _failure_reason(result: "JobExecutionResult") -> str:
     return "the run failed"
 
 
-def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: str) -> "JobExecutionResult":
+def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: str):
     definitions = _definitions()
     tags = {"dagster/partition": partition} if partition else {}
     tags["climb/launched_by"] = "cli"

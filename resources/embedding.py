@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resources.device import Placement, resolve_placement
+from resources.device import resolve_placement
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 BUNDLED_ALIASES = (BUNDLED_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "minilm")

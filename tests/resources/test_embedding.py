@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from resources.device import resolve_placement
+from resources.device import cpu_has_native_bf16, resolve_placement
 from resources.embedding import Embedder, EmbedderSettings, pool, read_layout, resolve_model_path
 from tests.conftest import shared_data
 
@@ -18,7 +18,7 @@ TEXTS = ["The striker scored twice in the final minutes.", "Stocks fell as bond 
 
 @pytest.fixture(scope="module")
 def minilm():
-    return Embedder(EmbedderSettings(max_length=128))
+    return Embedder(EmbedderSettings(max_length=128, dtype="float32"))
 
 
 @pytest.fixture(scope="module")
@@ -119,11 +119,13 @@ def test_remote_code_is_never_implied():
 
 
 def test_device_rule_on_cpu():
-    """auto picks the CPU here with float32; asking for CUDA without a GPU is an error, not a fallback."""
+    """auto picks the CPU here, bf16 only where the processor has it natively; CUDA without a GPU is an error."""
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     placement = resolve_placement("auto")
-    assert (placement.device, placement.dtype) == ("cpu", "float32") and placement.threads >= 1
+    expected = "bfloat16" if cpu_has_native_bf16() else "float32"
+    assert (placement.device, placement.dtype) == ("cpu", expected) and placement.threads >= 1
+    assert resolve_placement("cpu", "float32").dtype == "float32"
     with pytest.raises(ValueError, match="cuda"):
         resolve_placement("cuda")
 
@@ -140,3 +142,10 @@ def test_ag_news_same_class_is_closer(minilm):
     off_diagonal = ~np.eye(len(labels), dtype=bool)
     within, across = similarity[same & off_diagonal].mean(), similarity[~same].mean()
     assert within > across + 0.05, (within, across)
+
+
+def test_bfloat16_stays_close_to_float32(minilm):
+    """bf16 inference (the CPU default where native) gives nearly the float32 vectors."""
+    bf16 = Embedder(EmbedderSettings(max_length=128, dtype="bfloat16", device="cpu")).embed(TEXTS).vectors
+    cosine = (bf16.astype(np.float32) * minilm.embed(TEXTS).vectors.astype(np.float32)).sum(axis=1)
+    assert cosine.min() > 0.995
