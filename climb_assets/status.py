@@ -41,8 +41,8 @@ def _metadata(record) -> dict[str, Any]:
 
 def aggregate_partitions(partitions: dict[str, dict]) -> dict[str, Any]:
     """Corpus-wide metadata from the latest metadata of each partition: count fields and seconds are
-    summed, rates (`*_per_second`) are totals over total seconds, and a field every partition
-    agrees on (dim, model, device) is kept as is."""
+    summed, rates (`*_per_second`) are totals over total seconds, means (`mean_*`) are weighted by
+    `count`, and a field every partition agrees on (dim, model, device) is kept as is."""
     values: dict[str, list[Any]] = {}
     for entry in partitions.values():
         for name, value in entry["metadata"].items():
@@ -55,6 +55,9 @@ def aggregate_partitions(partitions: dict[str, dict]) -> dict[str, Any]:
             continue
         if name in COUNT_FIELDS:
             out[name] = round(sum(found), 3) if any(isinstance(v, float) for v in found) else sum(found)
+        elif name.startswith("mean_") and len(values.get("count", [])) == len(found):
+            weights = values["count"]
+            out[name] = round(sum(m * w for m, w in zip(found, weights)) / max(sum(weights), 1), 4)
         elif name.endswith("_per_second") and len(seconds) == len(found):
             total = sum(seconds)
             out[name] = round(sum(r * t for r, t in zip(found, seconds)) / total, 2) if total else None
