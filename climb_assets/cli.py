@@ -105,6 +105,8 @@ def _failure_reason(result) -> str:
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
+            while error is not None and error.cause is not None:  # the user's exception, not Dagster's wrapper
+                error = error.cause
             user = event.step_failure_data.user_failure_data
             message = (user.description if user and user.description else None) or (error.message if error else "")
             return f"{event.step_key} failed: {message.strip().splitlines()[0] if message.strip() else 'unknown error'}"
@@ -127,31 +129,54 @@ def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: st
         return result
 
 
-def run_pipeline(instance, config, *, until: str | None = None, select: str | None = None) -> dict:
-    """Materialise the selected assets: per-shard assets shard by shard, then the rest."""
+def plan_phases(graph, keys: set) -> list[tuple[str, list]]:
+    """Group the selected assets into phases of one partitioning each, in dependency order.
+
+    An asset's level is the number of changes of partitioning on its longest path from a root
+    (per-shard -> corpus-wide -> per-shard ...); phases run level by level, corpus-wide first
+    within a level. Returns [(kind, [asset keys])], kind "shards" or "corpus".
+    """
     from climb_assets.partitions import shards_partitions
 
+    def kind(key) -> str:
+        return "shards" if graph.get(key).partitions_def == shards_partitions else "corpus"
+
+    level: dict = {}
+    for key in graph.toposorted_asset_keys:
+        parents = [p for p in graph.get(key).parent_keys if p in graph.get_all_asset_keys()]
+        level[key] = max((level[p] + (kind(p) != kind(key)) for p in parents), default=0)
+    phases: list[tuple[str, list]] = []
+    for lvl in sorted({level[k] for k in keys}):
+        for phase_kind in ("corpus", "shards"):
+            members = [k for k in graph.toposorted_asset_keys if k in keys and level[k] == lvl and kind(k) == phase_kind]
+            if members:
+                phases.append((phase_kind, members))
+    return phases
+
+
+def run_pipeline(instance, config, *, until: str | None = None, select: str | None = None) -> dict:
+    """Materialise the selected assets phase by phase: per-shard phases one run per shard."""
     defs = _definitions().defs
     graph = defs.resolve_asset_graph()
     keys = _selection(defs, until, select)
-    ordered = [k for k in graph.toposorted_asset_keys if k in keys]
-    per_shard = [k for k in ordered if graph.get(k).partitions_def == shards_partitions]
-    unpartitioned = [k for k in ordered if graph.get(k).partitions_def is None]
     shards = sync_shards(instance, config)
-    names = ", ".join(k.to_user_string() for k in ordered)
+    names = ", ".join(k.to_user_string() for k in graph.toposorted_asset_keys if k in keys)
     _echo(f"climb: materialising {names} over {len(shards)} shard(s); storage {config.storage_root}")
-    failures = []
-    for index, shard in enumerate(shards, start=1):
-        if per_shard:
-            try:  # one bad shard does not stop the others; the run still ends in failure
-                _execute(instance, per_shard, shard.key, f"[{index}/{len(shards)}] {shard.key}")
+    for phase_kind, members in plan_phases(graph, keys):
+        label = ", ".join(k.to_user_string() for k in members)
+        if phase_kind == "corpus":
+            _execute(instance, members, None, label)
+            continue
+        _echo(f"per shard: {label}")
+        failures = []
+        for index, shard in enumerate(shards, start=1):
+            try:  # one bad shard does not stop the others; the phase still ends in failure
+                _execute(instance, members, shard.key, f"[{index}/{len(shards)}] {shard.key}")
             except ClimbError as err:
                 _echo(f"  {err}")
                 failures.append(str(err))
-    if failures:
-        raise ClimbError(f"{len(failures)} of {len(shards)} shard(s) failed; first: {failures[0]}")
-    if unpartitioned:
-        _execute(instance, unpartitioned, None, "corpus-wide assets")
+        if failures:
+            raise ClimbError(f"{len(failures)} of {len(shards)} shard(s) failed; first: {failures[0]}")
     return shard_totals(instance, defs)
 
 
@@ -212,7 +237,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         if "partitions_total" in entry:
             state += f" ({entry['partitions_materialized']}/{entry['partitions_total']} partitions)"
         fields = ", ".join(f"{k} {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} {v}"
-                           for k, v in entry["metadata"].items() if isinstance(v, (int, float, str)) and k != "path")
+                           for k, v in entry["metadata"].items()
+                           if isinstance(v, (int, float)) or (isinstance(v, str) and len(v) < 80 and "\n" not in v
+                                                              and k != "path"))
         checks = ", ".join(f"{c}: {r['passed']} passed, {r['failed']} failed" for c, r in entry["checks"].items())
         _echo(f"{name}: {state}" + (f"; {fields}" if fields else "") + (f" [checks {checks}]" if checks else ""))
     return 0

@@ -9,8 +9,10 @@ import dagster as dg
 from climb_assets.corpus.assets import documents, quality_scores
 from climb_assets.corpus.checks import accounting_balances, scores_in_range
 from climb_assets.engines import EmbedderResource, ProjectResource
-from climb_assets.semantic.assets import embeddings
-from climb_assets.semantic.checks import embeddings_aligned_and_normalised
+from climb_assets.climblab.assets import climblab, tokenizer
+from climb_assets.climblab.checks import climblab_accounted
+from climb_assets.semantic.assets import centroids, cluster_assignments, clusters, embeddings, super_clusters
+from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
 from resources.config import load_config
 
 PIPELINE_JOB = "climb_pipeline"
@@ -19,8 +21,10 @@ PIPELINE_JOB = "climb_pipeline"
 def build_definitions() -> dg.Definitions:
     load_config()  # fail at load, naming the key, rather than in the first run
     return dg.Definitions(
-        assets=[documents, embeddings, quality_scores],
-        asset_checks=[accounting_balances, embeddings_aligned_and_normalised, scores_in_range],
+        assets=[documents, embeddings, quality_scores, centroids, cluster_assignments, clusters, super_clusters,
+                tokenizer, climblab],
+        asset_checks=[accounting_balances, embeddings_aligned_and_normalised, scores_in_range, assignments_complete,
+                      climblab_accounted],
         jobs=[dg.define_asset_job(PIPELINE_JOB, selection=dg.AssetSelection.all(), description="The whole pipeline")],
         # Empty fields: the file and root are read from the environment when a run starts.
         resources={"project": ProjectResource(), "embedder": EmbedderResource()},

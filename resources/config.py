@@ -117,11 +117,36 @@ class QualityConfig(_Section):
     raters: dict[RaterName, RaterChoice] = {}
 
 
+class ClusteringConfig(_Section):
+    """K-means, pruning and merging (paper steps 2-4)."""
+
+    k_init: int = Field(default=1000, ge=1)  # paper: 1000; reduced (with a warning) on small corpora
+    iterations: int = Field(default=20, ge=1)
+    sample_per_centroid: int = Field(default=256, ge=1)  # K-means is fitted on at most k_init * this vectors
+    seed: int = 0
+    prune: Literal["paper", "reference", "none"] | dict[RaterName, float] = "reference"  # see resources/pruning.py
+    merge_threshold: float | None = Field(default=1.5, gt=0)  # Ward distance on unit centroids (paper: 1.5)
+    target_super_clusters: int | None = Field(default=None, ge=1)  # overrides merge_threshold
+    max_token_share: float | None = Field(default=0.5, gt=0, le=1)  # collapse guard per super-cluster
+    use_gpu: Literal["auto", "never", "always"] = "auto"  # faiss GPU index when its GPU build and CUDA are present
+
+
+class TokenizerConfig(_Section):
+    """The tokenizer of ClimbLab's token stores and the proxy models: trained BPE, or the user's own."""
+
+    train_vocab_size: int | None = Field(default=8192, ge=256)  # byte-level BPE trained on a corpus sample
+    path: str | None = None  # or a tokenizer folder / hub name (overrides training)
+    sample_documents: int = Field(default=20000, ge=1)  # documents the BPE is trained on
+    min_frequency: int = Field(default=2, ge=1)
+
+
 class ClimbConfig(_Section):
     storage_root: str = DEFAULT_STORAGE_ROOT
     corpus: CorpusConfig
     embedding: EmbeddingConfig = EmbeddingConfig()
     quality: QualityConfig = QualityConfig()
+    clustering: ClusteringConfig = ClusteringConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
     # Set by load_config, not by the file: where the file lives (relative paths resolve here).
     config_path: str = ""
 

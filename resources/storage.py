@@ -73,6 +73,17 @@ class PartitionWriter:
             np.save(handle, array, allow_pickle=False)
         return target
 
+    def put_folder(self, local_folder: str, prefix: str = "") -> list[str]:
+        """Copy every file of a local folder into the partition (under `prefix/`)."""
+        names = []
+        for path in sorted(Path(local_folder).rglob("*")):
+            if path.is_file():
+                name = f"{prefix}/{path.relative_to(local_folder).as_posix()}" if prefix else path.relative_to(
+                    local_folder).as_posix()
+                self.write_bytes(name, path.read_bytes())
+                names.append(name)
+        return names
+
     def write_bytes(self, name: str, data: bytes) -> str:
         target = self.file(name)
         with self._storage.fs.open(target, "wb") as handle:

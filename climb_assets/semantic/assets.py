@@ -3,8 +3,15 @@
 import dagster as dg
 
 from climb_assets.corpus.assets import documents
+from climb_assets.corpus_shards import corpus_shards
 from climb_assets.engines import EmbedderResource, ProjectResource
 from climb_assets.partitions import shards_partitions
+from resources.climblab import project_tokenizer
+from resources.clustering_store import fit_centroids, write_assignments
+from resources.merging import MergeSettings
+from resources.plots import as_markdown, cluster_sizes
+from resources.profiles import write_cluster_profiles, write_super_clusters
+from resources.tokenization import count_tokens
 from resources.vectors import write_embeddings
 
 
@@ -46,3 +53,104 @@ def embeddings(context: dg.AssetExecutionContext, project: ProjectResource,
             "path": dg.MetadataValue.path(report.path),
         }
     )
+
+
+@dg.asset(group_name="semantic", kinds={"faiss", "numpy"}, deps=[embeddings], pool="gpu")
+def centroids(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """Spherical K-means centroids (paper step 2: K_init = 1000, faiss), fitted on a memory-bounded sample
+    drawn across every shard's embeddings, on the GPU when faiss's GPU build and CUDA are present.
+
+    K is reduced, with a warning, when the corpus is too small for `k_init` (every centroid needs
+    enough points to be estimated).
+    """
+    config, storage = project.config(), project.storage()
+    shard_keys = corpus_shards(context, storage, needs=("embeddings",))
+    report = fit_centroids(storage=storage, shard_keys=shard_keys, config=config.clustering, log=context.log)
+    context.log.info(f"K-means: K {report.k} on {report.sample_size:,} of {report.documents:,} documents "
+                     f"in {report.seconds:.1f} s on {report.device}")
+    sizes = cluster_sizes(report.sample_cluster_sizes, title=f"sample documents per centroid (K {report.k})")
+    return dg.MaterializeResult(metadata={
+        "k": report.k, "k_requested": report.k_requested, "inertia": report.inertia,
+        "sample_size": report.sample_size, "documents": report.documents, "fit_seconds": report.seconds,
+        "device": report.device, "warning": report.warning or "",
+        "cluster_sizes": dg.MetadataValue.md(as_markdown(sizes, "cluster sizes")),
+        "path": dg.MetadataValue.path(report.path),
+    })
+
+
+@dg.asset(partitions_def=shards_partitions, group_name="semantic", kinds={"faiss", "parquet"},
+          deps=[embeddings, centroids, "tokenizer"])
+def cluster_assignments(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """The nearest centroid and its distance for every kept document of the shard, with the document's
+    token count under the project tokenizer (the unit of ClimbLab's token accounting).
+
+    The mean distance is the drift signal that re-clustering watches.
+    """
+    config, storage = project.config(), project.storage()
+    texts = storage.read_table("documents", "documents.parquet", context.partition_key, columns=["text"])
+    token_counts = count_tokens(project_tokenizer(storage), texts.column("text").to_pylist())
+    stats = write_assignments(context.partition_key, storage=storage, token_counts=token_counts,
+                              use_gpu=config.clustering.use_gpu)
+    context.log.info(f"{context.partition_key}: {stats['count']:,} documents over {stats['clusters_touched']} clusters, "
+                     f"mean distance {stats['mean_distance']}")
+    return dg.MaterializeResult(metadata={
+        "count": stats["count"], "dagster/row_count": stats["count"], "tokens": stats["tokens"],
+        "mean_distance": stats["mean_distance"], "clusters_touched": stats["clusters_touched"],
+        "centroids_version": stats["centroids_version"], "path": dg.MetadataValue.path(stats["path"]),
+    })
+
+
+@dg.asset(group_name="semantic", kinds={"duckdb", "parquet"}, deps=[cluster_assignments, "quality_scores"])
+def clusters(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """Fine-cluster profiles (paper step 3): documents, tokens, the four raters' means, top keywords
+    (class-based TF-IDF) and the pruning decision with its reason (`clustering.prune`: paper,
+    reference, none or per-rater thresholds). Computed with DuckDB over the per-shard Parquet files.
+    """
+    config, storage = project.config(), project.storage()
+    shard_keys = corpus_shards(context, storage, needs=("cluster_assignments", "quality_scores"))
+    try:
+        report = write_cluster_profiles(storage=storage, shard_keys=shard_keys, prune=config.clustering.prune,
+                                        log=context.log)
+    except ValueError as err:  # pruning removed everything
+        raise dg.Failure(description=str(err)) from err
+    context.log.info(f"{report.kept} of {report.k} clusters kept; pruned {report.documents_pruned:,} documents "
+                     f"({report.reasons})")
+    return dg.MaterializeResult(metadata={
+        "k": report.k, "kept": report.kept, "pruned": report.pruned, "documents_kept": report.documents_kept,
+        "documents_pruned": report.documents_pruned, "tokens_kept": report.tokens_kept,
+        "tokens_pruned": report.tokens_pruned, "prune_reasons": dg.MetadataValue.json(report.reasons),
+        "cluster_sizes": dg.MetadataValue.md(as_markdown(report.sizes_png, "cluster sizes")),
+        "quality_per_cluster": dg.MetadataValue.md(as_markdown(report.quality_png, "quality per cluster")),
+        "path": dg.MetadataValue.path(report.path),
+    })
+
+
+@dg.asset(group_name="semantic", kinds={"scipy", "parquet"}, deps=[clusters, centroids])
+def super_clusters(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """Super-clusters (paper step 4): Ward linkage over the surviving centroids, cut at
+    `merge_threshold` (1.5 on unit centroids) or at `target_super_clusters`, with a collapse guard
+    (`max_token_share`) that cuts deeper and warns when one super-cluster would swallow the corpus.
+    Ids are stable (by descending tokens); labels come from class-based TF-IDF keywords.
+    """
+    config, storage = project.config(), project.storage()
+    shard_keys = corpus_shards(context, storage, needs=("cluster_assignments",))
+    c = config.clustering
+    settings = MergeSettings(threshold=c.merge_threshold, target=c.target_super_clusters,
+                             max_token_share=c.max_token_share)
+    report = write_super_clusters(storage=storage, shard_keys=shard_keys, settings=settings, log=context.log)
+    rows = [{"cluster_id": r["cluster_id"], "label": r["label"], "documents": r["documents"], "tokens": r["tokens"],
+             "token_share": round(r["token_share"], 4), "fine_clusters": len(r["fine_clusters"])} for r in report.table]
+    context.log.info(f"{report.k} super-clusters at threshold {report.threshold_used}")
+    return dg.MaterializeResult(metadata={
+        "k": report.k, "threshold_used": report.threshold_used, "warnings": dg.MetadataValue.json(list(report.warnings)),
+        "super_clusters": dg.MetadataValue.md(_table_markdown(rows)),
+        "projection": dg.MetadataValue.md(as_markdown(report.projection_png, "centroids by super-cluster")),
+        "path": dg.MetadataValue.path(report.path),
+    })
+
+
+def _table_markdown(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    header = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0])
+    return header + "\n" + "\n".join("| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows)

@@ -4,7 +4,8 @@ import dagster as dg
 
 from climb_assets.engines import ProjectResource
 from climb_assets.partitions import shards_partitions
-from climb_assets.semantic.assets import embeddings
+from climb_assets.semantic.assets import cluster_assignments, embeddings
+from resources.clustering_store import verify_assignments
 from resources.vectors import verify_embeddings
 
 
@@ -13,4 +14,11 @@ from resources.vectors import verify_embeddings
 def embeddings_aligned_and_normalised(context: dg.AssetCheckExecutionContext,
                                       project: ProjectResource) -> dg.AssetCheckResult:
     passed, details = verify_embeddings(project.storage(), context.partition_key)
+    return dg.AssetCheckResult(passed=passed, metadata=details)
+
+
+@dg.asset_check(asset=cluster_assignments, blocking=True, partitions_def=shards_partitions,
+                description="one assignment per kept document, in order, to an existing centroid")
+def assignments_complete(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
+    passed, details = verify_assignments(project.storage(), context.partition_key)
     return dg.AssetCheckResult(passed=passed, metadata=details)

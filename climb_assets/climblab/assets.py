@@ -1,0 +1,54 @@
+"""ClimbLab stage: the tokenizer and the clustered, pruned corpus with its token stores (paper step 5)."""
+
+import dagster as dg
+
+from climb_assets.corpus_shards import corpus_shards
+from climb_assets.engines import ProjectResource
+from climb_assets.semantic.assets import super_clusters
+from resources.climblab import build_tokenizer, project_tokenizer, write_climblab
+
+
+@dg.asset(group_name="climblab", kinds={"huggingface"}, deps=["documents"])
+def tokenizer(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """The tokenizer of ClimbLab's token stores and of the proxy models: a byte-level BPE trained on a
+    deterministic sample of the kept documents (`tokenizer.train_vocab_size`), or the user's own
+    (`tokenizer.path`). Saved so that `AutoTokenizer.from_pretrained` loads it.
+    """
+    config, storage = project.config(), project.storage()
+    shard_keys = corpus_shards(context, storage, needs=("documents",))
+    try:
+        info = build_tokenizer(storage=storage, shard_keys=shard_keys, config=config.tokenizer,
+                               seed=config.clustering.seed, log=context.log)
+    except ValueError as err:  # a tokenizer path that does not load names itself
+        raise dg.Failure(description=str(err)) from err
+    context.log.info(f"tokenizer: {info['source']}, vocabulary {info['vocab_size']:,}")
+    return dg.MaterializeResult(metadata={
+        "source": info["source"], "vocab_size": info["vocab_size"], "eos_id": info["eos_id"],
+        "sample_documents": info["sample_documents"], "seconds": info["seconds"],
+        "path": dg.MetadataValue.path(info["path"]),
+    })
+
+
+@dg.asset(group_name="climblab", kinds={"parquet", "numpy"},
+          deps=[super_clusters, tokenizer, "cluster_assignments", "quality_scores", "documents"])
+def climblab(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """ClimbLab: every kept, unpruned document under its super-cluster as Hive-partitioned Parquet
+    (`cluster_id=<n>/part-*.parquet`) with `clusters.parquet` beside it, pruned documents listed in
+    `pruned.parquet`, and one memory-mapped token store per super-cluster for proxy training.
+    """
+    storage = project.storage()
+    shard_keys = corpus_shards(context, storage, needs=("documents", "cluster_assignments", "quality_scores"))
+    report = write_climblab(storage=storage, shard_keys=shard_keys, tokenizer=project_tokenizer(storage),
+                            log=context.log)
+    total = max(report.tokens, 1)
+    rows = "\n".join(f"| {c['cluster_id']} | {c['label']} | {c['documents']:,} | {c['tokens']:,} | "
+                     f"{c['tokens'] / total:.3f} |" for c in report.clusters)
+    context.log.info(f"ClimbLab: {report.documents:,} documents, {report.tokens:,} tokens in "
+                     f"{len(report.clusters)} super-clusters; {report.pruned_documents:,} pruned")
+    return dg.MaterializeResult(metadata={
+        "documents": report.documents, "pruned_documents": report.pruned_documents, "tokens": report.tokens,
+        "super_clusters": len(report.clusters), "seconds": report.seconds,
+        "tokens_per_cluster": dg.MetadataValue.json({str(c["cluster_id"]): c["tokens"] for c in report.clusters}),
+        "clusters": dg.MetadataValue.md("| id | label | documents | tokens | share |\n|---|---|---:|---:|---:|\n" + rows),
+        "path": dg.MetadataValue.path(report.path),
+    })
