@@ -15,10 +15,16 @@ def test_definitions_load():
     dg.Definitions.validate_loadable(defs)
     graph = defs.resolve_asset_graph()
     groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"documents": "corpus", "quality_scores": "corpus", "embeddings": "semantic"}
+    assert groups == {
+        "documents": "corpus", "quality_scores": "corpus",
+        "embeddings": "semantic", "centroids": "semantic", "cluster_assignments": "semantic",
+        "clusters": "semantic", "super_clusters": "semantic",
+        "tokenizer": "climblab", "climblab": "climblab",
+    }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("documents", "accounting_balances"), ("embeddings", "embeddings_aligned_and_normalised"),
-                      ("quality_scores", "scores_in_range")}
+                      ("quality_scores", "scores_in_range"), ("cluster_assignments", "assignments_complete"),
+                      ("climblab", "climblab_accounted")}
     blocking = {spec.key: spec.blocking for c in defs.asset_checks for spec in c.check_specs}
     assert set(blocking) == graph.asset_check_keys and all(blocking.values())
     assert defs.resolve_job_def("climb_pipeline") is not None
@@ -40,3 +46,18 @@ def test_broken_configuration_fails_loading_naming_the_key(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "corpus.text_feild: unknown key; did you mean 'text_field'?" in done.stderr
+
+
+def test_cli_phases_follow_partitioning():
+    """The CLI runs per-shard and corpus-wide assets in phases that respect every dependency."""
+    from climb_assets.cli import plan_phases
+
+    graph = defs.resolve_asset_graph()
+    phases = [(kind, [k.to_user_string() for k in keys])
+              for kind, keys in plan_phases(graph, set(graph.get_all_asset_keys()))]
+    assert phases == [
+        ("shards", ["documents", "embeddings", "quality_scores"]),
+        ("corpus", ["tokenizer", "centroids"]),
+        ("shards", ["cluster_assignments"]),
+        ("corpus", ["clusters", "super_clusters", "climblab"]),
+    ]
