@@ -134,12 +134,16 @@ def plan_phases(graph, keys: set) -> list[tuple[str, list]]:
 
     An asset's level is the number of changes of partitioning on its longest path from a root
     (per-shard -> corpus-wide -> per-shard ...); phases run level by level, corpus-wide first
-    within a level. Returns [(kind, [asset keys])], kind "shards" or "corpus".
+    within a level. Returns [(kind, [asset keys])], kind "shards", "corpus" or "rounds" (search rounds,
+    run one after the other).
     """
     from climb_assets.partitions import shards_partitions
 
     def kind(key) -> str:
-        return "shards" if graph.get(key).partitions_def == shards_partitions else "corpus"
+        partitions = graph.get(key).partitions_def
+        if partitions is None:
+            return "corpus"
+        return "shards" if partitions == shards_partitions else "rounds"
 
     level: dict = {}
     for key in graph.toposorted_asset_keys:
@@ -147,7 +151,7 @@ def plan_phases(graph, keys: set) -> list[tuple[str, list]]:
         level[key] = max((level[p] + (kind(p) != kind(key)) for p in parents), default=0)
     phases: list[tuple[str, list]] = []
     for lvl in sorted({level[k] for k in keys}):
-        for phase_kind in ("corpus", "shards"):
+        for phase_kind in ("corpus", "shards", "rounds"):
             members = [k for k in graph.toposorted_asset_keys if k in keys and level[k] == lvl and kind(k) == phase_kind]
             if members:
                 phases.append((phase_kind, members))
@@ -166,6 +170,10 @@ def run_pipeline(instance, config, *, until: str | None = None, select: str | No
         label = ", ".join(k.to_user_string() for k in members)
         if phase_kind == "corpus":
             _execute(instance, members, None, label)
+            continue
+        if phase_kind == "rounds":  # each round needs the one before: stop at the first failure
+            for round_key in graph.get(members[0]).partitions_def.get_partition_keys():
+                _execute(instance, members, round_key, f"round {round_key}: {label}")
             continue
         _echo(f"per shard: {label}")
         failures = []

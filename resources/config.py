@@ -140,6 +140,54 @@ class TokenizerConfig(_Section):
     min_frequency: int = Field(default=2, ge=1)
 
 
+class SearchConfig(_Section):
+    """Iterative mixture search (paper step 6): rounds of proxy runs with a predictor in between."""
+
+    rounds: list[int] = Field(default=[64, 32, 16], min_length=1)  # proxy runs per round (paper: 64/32/16)
+    pool_size: int = Field(default=100_000, ge=10)  # mixtures ranked by the predictor in later rounds
+    top_n: int | None = Field(default=None, ge=1)  # later rounds pick at random among the top_n of the pool
+    seed: int = 0
+    max_epochs: float = Field(default=4.0, gt=0)  # a proxy run may repeat a cluster's tokens at most this often
+    temperature: float = Field(default=0.5, gt=0)  # Dirichlet prior = token share ** temperature (paper: 0.5)
+    workers: int | None = Field(default=None, ge=1)  # proxy runs trained in parallel; null: one per CPU
+    baselines: list[Literal["uniform", "token_proportional", "best_of_n", "regmix"]] = [
+        "uniform", "token_proportional", "best_of_n", "regmix"]
+
+
+class ProxyConfigSection(_Section):
+    """The proxy language models (paper: 62M and 350M, continued from pre-trained checkpoints)."""
+
+    preset: Literal["tiny", "62m", "350m"] = "tiny"  # tiny: CPU tests and the demo, well under 1M parameters
+    tokens: int = Field(default=100_000, ge=1)  # training tokens per proxy run
+    sequence_length: int = Field(default=256, ge=8)
+    batch_size: int = Field(default=16, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0)  # null: the preset's default
+    init_from: str | None = None  # a Hugging Face causal-LM checkpoint to continue from
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+
+
+class BenchmarkTarget(_Section):
+    name: str
+    path: str  # file, folder or glob
+    format: Literal["piqa", "arc", "hellaswag", "winogrande", "mosaic", "mmlu"]
+    metric: Literal["acc", "acc_norm"] = "acc_norm"
+    weight: float = Field(default=1.0, gt=0)
+    limit: int | None = Field(default=None, ge=1)  # items used (a seeded sample), for speed
+
+
+class TargetConfig(_Section):
+    """What the search maximises: loss on target text, benchmark accuracy, or a weighted mix of both."""
+
+    text: list[str] = []  # globs of target text files (any corpus format); scored by -loss
+    text_field: str = "text"
+    text_weight: float = Field(default=1.0, gt=0)
+    benchmarks: list[BenchmarkTarget] = []
+    holdout_fraction: float = Field(default=0.3, gt=0, lt=1)  # kept apart from the search, for verification
+    max_windows: int = Field(default=256, ge=1)  # target text windows scored per proxy (per split)
+    seed: int = 0
+
+
 class ClimbConfig(_Section):
     storage_root: str = DEFAULT_STORAGE_ROOT
     corpus: CorpusConfig
@@ -147,6 +195,9 @@ class ClimbConfig(_Section):
     quality: QualityConfig = QualityConfig()
     clustering: ClusteringConfig = ClusteringConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
+    search: SearchConfig = SearchConfig()
+    proxy: ProxyConfigSection = ProxyConfigSection()
+    target: TargetConfig = TargetConfig()
     # Set by load_config, not by the file: where the file lives (relative paths resolve here).
     config_path: str = ""
 

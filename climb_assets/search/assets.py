@@ -1,0 +1,122 @@
+"""Search stage (paper step 6): rounds of candidate mixtures, proxy runs and a predictor; the optimal mixture.
+
+Rounds are partitions ("1", "2", ...): materialise round 1, look at it, then round 2 — or let
+`climb run` (or the search_rounds sensor) drive them all. A round reads the rounds before it
+(their predictor and runs) from storage, since an asset cannot depend on its own earlier partitions.
+"""
+
+import dagster as dg
+
+from climb_assets.engines import ProjectResource
+from resources.climblab import project_tokenizer
+from resources.optimal import choose_optimal
+from resources.plots import as_markdown
+from resources.search import PREDICTOR, fit_round_predictor, propose_candidates, run_round
+from resources.search_target import prepare_target
+
+POOR_SPEARMAN = 0.3  # below this the predictor ranks mixtures little better than chance
+
+
+def _weights_markdown(weights: dict[str, float], labels: dict[str, str]) -> str:
+    rows = "\n".join(f"| {cid} | {labels.get(cid, '')} | {w:.4f} |" for cid, w in weights.items())
+    return "| super-cluster | label | weight |\n|---|---|---:|\n" + rows
+
+
+def build_search_assets(n_rounds: int) -> list:
+    """The search assets, partitioned into `n_rounds` rounds (from `search.rounds`)."""
+    rounds = dg.StaticPartitionsDefinition([str(r) for r in range(1, n_rounds + 1)])
+
+    @dg.asset(group_name="search", kinds={"numpy"}, deps=["tokenizer"])
+    def target_set(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        """The search target, tokenized and split: target text windows and benchmark items, with a
+        held-apart split (`target.holdout_fraction`) that only verification ever sees."""
+        config, storage = project.config(), project.storage()
+        try:
+            info = prepare_target(storage=storage, config=config, tokenizer=project_tokenizer(storage))
+        except ValueError as err:
+            raise dg.Failure(description=str(err)) from err
+        return dg.MaterializeResult(metadata={
+            "target_id": info["target_id"], "parts": dg.MetadataValue.json(info["parts"]),
+            **{name: value for name, value in info["sizes"].items()}, "path": dg.MetadataValue.path(info["path"])})
+
+    def _require_previous(context, storage, round_number: int) -> None:
+        if round_number > 1 and storage.partition_path(PREDICTOR, str(round_number - 1)) is None:
+            raise dg.Failure(description=f"round {round_number} needs round {round_number - 1}'s predictor: "
+                                         f"materialise round {round_number - 1} first")
+
+    @dg.asset(partitions_def=rounds, group_name="search", kinds={"numpy"}, deps=["climblab", target_set])
+    def candidate_mixtures(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        """Candidate mixtures of the round. Round 1: Dirichlet draws around the token shares (prior =
+        share^temperature, 15 strengths, availability caps, weights < 2e-4 zeroed, rounded, de-duplicated).
+        Later rounds: a pool ranked by the previous round's predictor, M picked at random among the top N,
+        evaluated mixtures excluded."""
+        config, storage = project.config(), project.storage()
+        round_number = int(context.partition_key)
+        _require_previous(context, storage, round_number)
+        result = propose_candidates(round_number, storage=storage, config=config, log=context.log)
+        mean = {str(cid): round(float(w), 4) for cid, w in zip(result["space"].cluster_ids, result["weights"].mean(0))}
+        return dg.MaterializeResult(metadata={
+            "round": round_number, "candidates": result["candidates"], "asked": result["asked"],
+            "mean_weights": dg.MetadataValue.json(mean), "dagster/row_count": result["candidates"]})
+
+    @dg.asset(partitions_def=rounds, group_name="search", kinds={"pytorch"}, deps=[candidate_mixtures, target_set],
+              pool="gpu")
+    def proxy_runs(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        """One proxy LM per candidate mixture, trained on token windows sampled from ClimbLab's token stores
+        by the mixture's weights and scored on the target (search split; the holdout split is recorded for
+        verification only). Content-addressed: a finished run is never trained again."""
+        config, storage = project.config(), project.storage()
+        stats = run_round(int(context.partition_key), storage=storage, config=config, log=context.log)
+        return dg.MaterializeResult(metadata={
+            "runs": stats["runs"], "reused": stats["reused"], "best_search_score": round(stats["best_score"], 4),
+            "mean_search_score": round(stats["mean_score"], 4), "workers": stats["workers"],
+            "tokens_per_second": round(stats["tokens_per_second"], 1)})
+
+    @dg.asset(partitions_def=rounds, group_name="search", kinds={"lightgbm", "scikitlearn"}, deps=[proxy_runs])
+    def predictor(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        """The predictor of score from mixture, fitted on every run of rounds 1..r: the paper's LightGBM and
+        smoother families (ridge, the log-linear mixing law, a Gaussian process), chosen by k-fold
+        cross-validated Spearman rank correlation; every family's CV is reported."""
+        config, storage = project.config(), project.storage()
+        model = fit_round_predictor(int(context.partition_key), storage=storage, config=config)
+        chosen = next(s for s in model.cv if s.family == model.family)
+        context.log.info(f"round {context.partition_key}: {model.family} chosen on {model.n_points} points "
+                         f"(CV Spearman {chosen.spearman:.3f})")
+        return dg.MaterializeResult(metadata={
+            "family": model.family, "n_points": model.n_points, "cv_spearman": round(float(chosen.spearman), 4),
+            "cv_mae": round(float(chosen.mae), 5),
+            "families": dg.MetadataValue.json({s.family: {"spearman": s.spearman, "mae": s.mae} for s in model.cv})})
+
+    @dg.asset_check(asset=predictor, partitions_def=rounds, blocking=False,
+                    description=f"warns when the predictor's cross-validated Spearman is below {POOR_SPEARMAN}")
+    def predictor_ranks_mixtures(context: dg.AssetCheckExecutionContext, project: ProjectResource) -> dg.AssetCheckResult:
+        cv = project.storage().read_json(PREDICTOR, "cv.json", context.partition_key)
+        chosen = next(s for s in cv["cv"] if s["family"] == cv["family"])
+        spearman = chosen["spearman"]
+        passed = spearman == spearman and spearman >= POOR_SPEARMAN  # nan (too few points) fails
+        return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"cv_spearman": spearman, "family": cv["family"], "points": cv["n_points"]})
+
+    @dg.asset(group_name="search", kinds={"pytorch"}, deps=[predictor], pool="gpu")
+    def optimal_mixture(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        """The final predictor's argmax among feasible mixtures, verified by a proxy on the held-apart target,
+        beside the baselines trained and scored the same way: uniform, token-proportional (the paper's
+        "Random"), the best evaluated candidate (Best@N) and RegMix one-shot at the same proxy budget."""
+        config, storage = project.config(), project.storage()
+        result = choose_optimal(storage=storage, config=config, log=context.log)
+        table = "| method | holdout score | search score | predicted | proxy runs |\n|---|---:|---:|---:|---:|\n" + "\n".join(
+            f"| {r['method']} | {r['holdout_score']:.4f} | {r['search_score']:.4f} | {r['predicted']:.4f} | "
+            f"{r['proxy_runs']} |" for r in result["comparison"])
+        return dg.MaterializeResult(metadata={
+            "weights": dg.MetadataValue.json(result["weights"]),
+            "weights_table": dg.MetadataValue.md(_weights_markdown(result["weights"], result["labels"])),
+            "predicted_score": round(result["predicted_score"], 4),
+            "observed_holdout_score": round(result["observed_holdout_score"], 4),
+            "predictor_family": result["predictor_family"],
+            "baselines": dg.MetadataValue.md(table),
+            "comparison": dg.MetadataValue.json(result["comparison"]),
+            "weights_per_round": dg.MetadataValue.md(as_markdown(result["weights_png"], "weights per round")),
+            "predicted_vs_observed": dg.MetadataValue.md(as_markdown(result["scatter_png"], "predicted vs observed")),
+            "path": dg.MetadataValue.path(result["path"])})
+
+    return [target_set, candidate_mixtures, proxy_runs, predictor, predictor_ranks_mixtures, optimal_mixture]

@@ -1,0 +1,179 @@
+"""CLIMB's iterative bootstrapping over super-clusters (paper step 6), one round at a time.
+
+Round r: `candidate_mixtures` (round 1: the RegMix-style Dirichlet sampler; later rounds: a large
+pool ranked by round r-1's predictor, M picked at random among the top N, evaluated mixtures
+excluded, feasibility enforced) -> `proxy_runs` (one proxy per candidate, content-addressed) ->
+`predictor` (fitted on every (mixture, score) of rounds 1..r). The optimal mixture is the final
+predictor's argmax among feasible mixtures, verified by a proxy on the held-apart target split.
+
+Files: `<root>/candidate_mixtures/<r>/candidates.parquet`, `<root>/proxy_runs/<r>/runs.parquet`,
+`<root>/predictor/<r>/predictor.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from resources.climblab import CLIMBLAB, TOKEN_STORES
+from resources.config import ClimbConfig
+from resources.mixtures import dirichlet_candidates, feasibility_caps, mixture_key, propose
+from resources.predictor import Predictor, fit_predictor
+from resources.proxy import ProxyConfig, proxy_key
+from resources.proxy_jobs import ProxyJob, default_workers, job_threads, run_proxies, tokenizer_folder
+from resources.search_target import TARGET
+from resources.storage import Storage
+
+CANDIDATES, PROXY_RUNS, PREDICTOR = "candidate_mixtures", "proxy_runs", "predictor"
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    cluster_ids: tuple[int, ...]
+    labels: tuple[str, ...]
+    token_shares: np.ndarray  # (K,) shares of ClimbLab tokens
+    store_tokens: np.ndarray  # (K,) tokens available to proxy training
+    data_version: str  # content hash of ClimbLab's clusters and token stores
+
+
+def search_space(storage: Storage) -> SearchSpace:
+    clusters = sorted(storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist(), key=lambda c: c["cluster_id"])
+    summary = [(c["cluster_id"], c["documents"], c["tokens"], c["store_tokens"]) for c in clusters]
+    tokenizer_stats = storage.read_json("tokenizer", "stats.json")
+    version = hashlib.sha256(json.dumps([summary, tokenizer_stats["vocab_size"], tokenizer_stats["source"]])
+                             .encode()).hexdigest()[:16]
+    tokens = np.array([c["tokens"] for c in clusters], dtype=float)
+    return SearchSpace(tuple(c["cluster_id"] for c in clusters), tuple(c["label"] for c in clusters),
+                       tokens / tokens.sum(), np.array([c["store_tokens"] for c in clusters], dtype=float), version)
+
+
+def proxy_config(config: ClimbConfig, *, threads: int | None = None) -> ProxyConfig:
+    p = config.proxy
+    return ProxyConfig(preset=p.preset, tokens=p.tokens, sequence_length=p.sequence_length, batch_size=p.batch_size,
+                       learning_rate=p.learning_rate, init_from=p.init_from, device=p.device, seed=p.seed,
+                       threads=threads)
+
+
+def caps(config: ClimbConfig, space: SearchSpace) -> np.ndarray:
+    return feasibility_caps(space.store_tokens, tokens_per_run=config.proxy.tokens, max_epochs=config.search.max_epochs)
+
+
+def _weights_table(weights: np.ndarray, space: SearchSpace, extra: dict[str, list]) -> pa.Table:
+    columns = {f"w_{cid}": pa.array(weights[:, i], pa.float64()) for i, cid in enumerate(space.cluster_ids)}
+    return pa.table({**extra, **columns})
+
+
+def weights_of(table: pa.Table, space: SearchSpace) -> np.ndarray:
+    return np.stack([table.column(f"w_{cid}").to_numpy() for cid in space.cluster_ids], axis=1)
+
+
+def evaluated_runs(storage: Storage, space: SearchSpace, rounds: range) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """(weights, search scores, rows) of every proxy run of the given rounds."""
+    tables = [storage.read_table(PROXY_RUNS, "runs.parquet", str(r)) for r in rounds]
+    if not tables:
+        return np.zeros((0, len(space.cluster_ids))), np.zeros(0), []
+    table = pa.concat_tables(tables)
+    return weights_of(table, space), table.column("search_score").to_numpy(), table.to_pylist()
+
+
+def propose_candidates(round_number: int, *, storage: Storage, config: ClimbConfig,
+                       log: logging.Logger | None = None) -> dict:
+    """Candidate mixtures of one round, committed (DESIGN 1.6).
+
+    Args:
+        round_number: 1-based; later rounds read round r-1's predictor and every earlier run.
+        storage: holds ClimbLab, earlier rounds, and receives `candidate_mixtures/<r>`.
+        config: the search schedule, sampler settings and proxy budget (feasibility).
+        log: warnings (fewer candidates than asked).
+    """
+    log = log or logging.getLogger(__name__)
+    space, search = search_space(storage), config.search
+    n = search.rounds[round_number - 1]
+    limits = caps(config, space)
+    done_weights, _, _ = evaluated_runs(storage, space, range(1, round_number))
+    exclude = {mixture_key(w) for w in done_weights}
+    seed = search.seed * 1000 + round_number
+    if round_number == 1:
+        weights = dirichlet_candidates(space.token_shares, n=n, seed=seed, temperature=search.temperature,
+                                       caps=limits, exclude=exclude)
+        predicted = np.full(len(weights), np.nan)
+    else:
+        predictor = Predictor.from_json(storage.read_json(PREDICTOR, "predictor.json", str(round_number - 1)))
+        weights, predicted = propose(predictor.predict, token_shares=space.token_shares, n=n, seed=seed,
+                                     pool_size=search.pool_size, top_n=search.top_n, caps=limits, exclude=exclude)
+    if len(weights) < n:
+        log.warning(f"round {round_number}: only {len(weights)} distinct feasible candidates of {n} asked for")
+    table = _weights_table(weights, space, {"round": [round_number] * len(weights), "index": list(range(len(weights))),
+                                            "predicted": predicted.tolist()})
+    with storage.write_partition(CANDIDATES, str(round_number)) as writer:
+        writer.write_table("candidates.parquet", table)
+        writer.write_json("stats.json", {"round": round_number, "candidates": len(weights), "asked": n, "seed": seed,
+                                         "caps": limits.tolist(), "cluster_ids": list(space.cluster_ids)})
+    return {"candidates": len(weights), "asked": n, "weights": weights, "predicted": predicted, "space": space}
+
+
+def make_jobs(weights: np.ndarray, labels: list[str], *, storage: Storage, config: ClimbConfig, space: SearchSpace,
+              workers: int, meta: list[dict] | None = None) -> list[ProxyJob]:
+    """Proxy jobs for rows of mixture weights (content-addressed keys)."""
+    climblab = storage.require(CLIMBLAB)
+    folders = {cid: f"{climblab}/{TOKEN_STORES}/cluster_id={cid}" for cid in space.cluster_ids}
+    target = storage.read_json(TARGET, "target.json")
+    vocab = storage.read_json("tokenizer", "stats.json")["vocab_size"]
+    settings = proxy_config(config, threads=job_threads(workers))
+    jobs = []
+    for i, row in enumerate(weights):
+        mixture = {cid: float(w) for cid, w in zip(space.cluster_ids, row)}
+        key = proxy_key(weights=mixture, config=settings, target_id=target["target_id"], data_version=space.data_version)
+        jobs.append(ProxyJob(key=key, weights=mixture, store_folders=folders, vocab_size=vocab, proxy=settings,
+                             target_folder=storage.require(TARGET), tokenizer_folder=tokenizer_folder(storage),
+                             label=labels[i], meta=(meta or [{}] * len(weights))[i]))
+    return jobs
+
+
+def workers_for(config: ClimbConfig) -> int:
+    from resources.device import resolve_placement
+
+    return config.search.workers or default_workers(resolve_placement(config.proxy.device).device)
+
+
+def run_round(round_number: int, *, storage: Storage, config: ClimbConfig, log: logging.Logger | None = None) -> dict:
+    """Train and score one proxy per candidate of the round; commit `proxy_runs/<r>/runs.parquet`."""
+    space = search_space(storage)
+    candidates = storage.read_table(CANDIDATES, "candidates.parquet", str(round_number))
+    weights = weights_of(candidates, space)
+    workers = workers_for(config)
+    labels = [f"round {round_number} #{i}" for i in range(len(weights))]
+    results = run_proxies(make_jobs(weights, labels, storage=storage, config=config, space=space, workers=workers),
+                          storage=storage, workers=workers, log=log)
+    table = _weights_table(weights, space, {
+        "round": [round_number] * len(results), "index": list(range(len(results))),
+        "key": [r["key"] for r in results], "search_score": [r["search_score"] for r in results],
+        "holdout_score": [r["holdout_score"] for r in results],
+        "search_metrics": [json.dumps(r["search_metrics"]) for r in results],
+        "train_loss": [r["training"]["final_loss"] for r in results],
+        "tokens_per_second": [r["training"]["tokens_per_second"] for r in results],
+        "seconds": [r["seconds"] for r in results], "reused": [r["reused"] for r in results],
+    })
+    with storage.write_partition(PROXY_RUNS, str(round_number)) as writer:
+        writer.write_table("runs.parquet", table)
+    scores = table.column("search_score").to_numpy()
+    return {"runs": len(results), "reused": int(sum(r["reused"] for r in results)), "best_score": float(scores.max()),
+            "mean_score": float(scores.mean()), "workers": workers,
+            "tokens_per_second": float(np.mean([r["training"]["tokens_per_second"] for r in results]))}
+
+
+def fit_round_predictor(round_number: int, *, storage: Storage, config: ClimbConfig) -> Predictor:
+    """The predictor fitted on every (mixture, search score) of rounds 1..r; committed as JSON."""
+    space = search_space(storage)
+    weights, scores, _ = evaluated_runs(storage, space, range(1, round_number + 1))
+    predictor = fit_predictor(weights, scores, seed=config.search.seed)
+    with storage.write_partition(PREDICTOR, str(round_number)) as writer:
+        writer.write_json("predictor.json", predictor.to_json())
+        writer.write_json("cv.json", {"family": predictor.family, "n_points": predictor.n_points,
+                                      "cv": [asdict(s) for s in predictor.cv]})
+    return predictor
