@@ -115,13 +115,14 @@ def _failure_reason(result) -> str:
     return "the run failed"
 
 
-def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: str):
+def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: str, kind: str):
     definitions = _definitions()
+    job = {"shards": definitions.shard_job, "corpus": definitions.corpus_job, "rounds": definitions.round_job}[kind]
     tags = {"dagster/partition": partition} if partition else {}
     tags["climb/launched_by"] = "cli"
     started = time.perf_counter()
     with dg.execute_job(
-        dg.reconstructable(definitions.pipeline_job), instance, run_config=RUN_CONFIG, tags=tags, asset_selection=keys
+        dg.reconstructable(job), instance, run_config=RUN_CONFIG, tags=tags, asset_selection=keys
     ) as result:
         if not result.success:
             raise ClimbError(f"{label}: {_failure_reason(result)} (run {result.run_id})")
@@ -169,17 +170,17 @@ def run_pipeline(instance, config, *, until: str | None = None, select: str | No
     for phase_kind, members in plan_phases(graph, keys):
         label = ", ".join(k.to_user_string() for k in members)
         if phase_kind == "corpus":
-            _execute(instance, members, None, label)
+            _execute(instance, members, None, label, "corpus")
             continue
         if phase_kind == "rounds":  # each round needs the one before: stop at the first failure
             for round_key in graph.get(members[0]).partitions_def.get_partition_keys():
-                _execute(instance, members, round_key, f"round {round_key}: {label}")
+                _execute(instance, members, round_key, f"round {round_key}: {label}", "rounds")
             continue
         _echo(f"per shard: {label}")
         failures = []
         for index, shard in enumerate(shards, start=1):
             try:  # one bad shard does not stop the others; the phase still ends in failure
-                _execute(instance, members, shard.key, f"[{index}/{len(shards)}] {shard.key}")
+                _execute(instance, members, shard.key, f"[{index}/{len(shards)}] {shard.key}", "shards")
             except ClimbError as err:
                 _echo(f"  {err}")
                 failures.append(str(err))

@@ -9,6 +9,7 @@ import dagster as dg
 from climb_assets.corpus.assets import documents, quality_scores
 from climb_assets.corpus.checks import accounting_balances, scores_in_range
 from climb_assets.engines import EmbedderResource, ProjectResource
+from climb_assets.partitions import shards_partitions
 from climb_assets.search.assets import build_search_assets
 from climb_assets.climblab.assets import climblab, tokenizer
 from climb_assets.climblab.checks import climblab_accounted
@@ -16,20 +17,40 @@ from climb_assets.semantic.assets import centroids, cluster_assignments, cluster
 from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
 from resources.config import load_config
 
-PIPELINE_JOB = "climb_pipeline"
+# One job per partitioning (a run materialises assets of one partitioning): per shard, corpus-wide,
+# per search round. `climb run` launches them phase by phase; the UI lists all three.
+SHARD_JOB, CORPUS_JOB, ROUND_JOB = "climb_shards", "climb_corpus", "climb_search_rounds"
+
+
+def _of_partitioning(assets: list, partitioning) -> dg.AssetSelection:
+    """The assets of one partitioning (shards_partitions, None, or "rounds"), with their checks."""
+
+    def matches(asset: dg.AssetsDefinition) -> bool:
+        if partitioning == "rounds":
+            return isinstance(asset.partitions_def, dg.StaticPartitionsDefinition)
+        return asset.partitions_def == partitioning
+
+    return dg.AssetSelection.assets(*[a for a in assets if matches(a)])
 
 
 def build_definitions() -> dg.Definitions:
     config = load_config()  # fail at load, naming the key, rather than in the first run
     search = build_search_assets(len(config.search.rounds))
-    search_assets = [a for a in search if isinstance(a, dg.AssetsDefinition) and not a.is_asset_check]
-    search_checks = [a for a in search if a not in search_assets]
+    search_checks = [a for a in search if isinstance(a, dg.AssetChecksDefinition)]
+    assets = [documents, embeddings, quality_scores, centroids, cluster_assignments, clusters, super_clusters,
+              tokenizer, climblab, *[a for a in search if a not in search_checks]]
     return dg.Definitions(
-        assets=[documents, embeddings, quality_scores, centroids, cluster_assignments, clusters, super_clusters,
-                tokenizer, climblab, *search_assets],
+        assets=assets,
         asset_checks=[accounting_balances, embeddings_aligned_and_normalised, scores_in_range, assignments_complete,
                       climblab_accounted, *search_checks],
-        jobs=[dg.define_asset_job(PIPELINE_JOB, selection=dg.AssetSelection.all(), description="The whole pipeline")],
+        jobs=[
+            dg.define_asset_job(SHARD_JOB, selection=_of_partitioning(assets, shards_partitions),
+                                description="Per-shard assets of one shard: ingest, embed, rate, assign"),
+            dg.define_asset_job(CORPUS_JOB, selection=_of_partitioning(assets, None),
+                                description="Corpus-wide assets: centroids, clusters, ClimbLab, optimal mixture"),
+            dg.define_asset_job(ROUND_JOB, selection=_of_partitioning(assets, "rounds"),
+                                description="One search round: candidate mixtures, proxy runs, predictor"),
+        ],
         # Empty fields: the file and root are read from the environment when a run starts.
         resources={"project": ProjectResource(), "embedder": EmbedderResource()},
     )
@@ -38,6 +59,14 @@ def build_definitions() -> dg.Definitions:
 defs = build_definitions()
 
 
-def pipeline_job() -> dg.JobDefinition:
-    """The pipeline job, reconstructable by the CLI (`dg.reconstructable(pipeline_job)`)."""
-    return defs.resolve_job_def(PIPELINE_JOB)
+def shard_job() -> dg.JobDefinition:
+    """Reconstructable by the CLI (`dg.reconstructable(shard_job)`), like the two below."""
+    return defs.resolve_job_def(SHARD_JOB)
+
+
+def corpus_job() -> dg.JobDefinition:
+    return defs.resolve_job_def(CORPUS_JOB)
+
+
+def round_job() -> dg.JobDefinition:
+    return defs.resolve_job_def(ROUND_JOB)

@@ -56,6 +56,8 @@ class MCItem:
     gold: int  # index of the correct choice
 
     def __post_init__(self):
+        object.__setattr__(self, "contexts", tuple(self.contexts))  # lists from JSON (asdict round trips)
+        object.__setattr__(self, "continuations", tuple(self.continuations))
         if not len(self.contexts) == len(self.continuations) >= 2:
             raise ValueError(f"item {self.id}: need >= 2 choices with one context each, got "
                              f"{len(self.contexts)} contexts and {len(self.continuations)} continuations")

@@ -266,8 +266,9 @@ def assign(vectors: np.ndarray, centroids: np.ndarray, *, batch_size: int = 6553
         raise ValueError(f"centroid {bad} contains NaN or inf")
     faiss = _faiss()
     index = faiss.IndexFlatL2(c.shape[1])
-    if _wants_gpu(use_gpu):
-        index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+    gpu_resources = faiss.StandardGpuResources() if _wants_gpu(use_gpu) else None  # must outlive the index
+    if gpu_resources is not None:
+        index = faiss.index_cpu_to_gpu(gpu_resources, 0, index)
     index.add(c)
     ids, distances = np.empty(len(vectors), dtype=np.int32), np.empty(len(vectors), dtype=np.float32)
     for start in range(0, len(vectors), batch_size):

@@ -33,7 +33,7 @@ AG_NEWS_CLASSES = {"1": "World", "2": "Sports", "3": "Business", "4": "Sci/Tech"
 SOURCES = ("wikitext2", "tinyshakespeare", "gutenberg_fiction", "federalist_papers", "pubmedqa", "gsm8k")
 GUTENBERG_BOOKS = ("pride_prejudice.txt", "moby_dick.txt", "sherlock_holmes.txt")
 WIKI_TITLE = re.compile(r"^ = [^=].* = $")  # " = Title = " (one '='); sections are " = = Sec = = "
-WIKI_HEADING = re.compile(r"^ (= )+.* (= )*=$")
+WIKI_HEADING = re.compile(r"^ = = .* = = $")  # " = = Sec = = ", " = = = Sub = = = "
 FEDERALIST_START = re.compile(r"^FEDERALIST No\. (\d+)\s*$", re.MULTILINE)
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
@@ -51,17 +51,14 @@ def data_dir_default() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def _rng(seed: int, name: str) -> np.random.Generator:
-    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
-
-
 def _sample(items: Sequence, count: int | None, seed: int, name: str) -> list:
     """`count` items drawn without replacement (seeded by seed and name), in their original order."""
     if count is None or count >= len(items):
         return list(items)
     if count < 0:
         raise ValueError(f"sample size must be >= 0, not {count}")
-    return [items[i] for i in np.sort(_rng(seed, name).choice(len(items), size=count, replace=False))]
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+    return [items[i] for i in np.sort(rng.choice(len(items), size=count, replace=False))]
 
 
 def ag_news(data_dir: Path, *, limit: int | None = None, seed: int = 0) -> list[LabelledDocument]:
@@ -285,9 +282,9 @@ def evaluate(documents: list[LabelledDocument], *, k_init: int, target: int | No
     result = {
         "n": len(documents), "labels": dict(Counter(labels)), "k_init": k_init, "k": k, "seed": seed,
         "tokens_embedded": int(embeddings.n_tokens.sum()), "embed_seconds": round(embeddings.seconds, 2),
-        "cluster_seconds": round(cluster_seconds, 2), "fine": _scores(labels, fine), "cuts": {},
+        "cluster_seconds": round(cluster_seconds, 2), "cuts": {},
+        "fine": {key: value for key, value in _scores(labels, fine).items() if key != "composition"},
     }
-    del result["fine"]["composition"]
     for name, merge_settings in cuts.items():
         merged = merge_clusters(fit.centroids, words, settings=merge_settings)
         scores = _scores(labels, merged.super_of_fine[fine])

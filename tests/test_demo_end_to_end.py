@@ -78,10 +78,39 @@ def test_token_stores_match_clusters(demo):
 
 
 def test_rerun_keeps_cluster_ids(demo):
-    """Re-materialising everything from the centroids down gives the same super-cluster ids and labels."""
+    """Re-materialising the clustering (centroids down to ClimbLab) gives the same super-cluster ids and labels."""
     root = demo["home"] / "climblab"
     before = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
-    done = climb("run", "--select", "key:centroids+", env=demo["env"])
+    done = climb("run", "--select", "key:centroids or key:cluster_assignments or key:clusters or key:super_clusters "
+                 "or key:climblab", env=demo["env"])
     assert done.returncode == 0, done.stderr[-3000:]
     after = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
     assert after == before
+
+
+def test_search_finds_the_planted_target(demo):
+    """The optimal mixture puts most weight on the target's domains (70% medicine + 30% cooking) and
+    beats uniform and token-proportional weights on the held-apart target text."""
+    result = json.loads((demo["home"] / "optimal_mixture" / "optimal_mixture.json").read_text())
+    domain_of = {}
+    root = demo["home"] / "climblab"
+    rows = duckdb.sql(
+        f"SELECT c.cluster_id, d.domain, count(*) FROM read_parquet('{root}/cluster_id=*/*.parquet') c "
+        f"JOIN read_parquet('{demo['home']}/documents/*/documents.parquet') d USING (id) GROUP BY 1, 2").fetchall()
+    for cluster_id, domain, count in sorted(rows, key=lambda r: r[2]):
+        domain_of[str(cluster_id)] = domain  # the majority domain wins (largest count last)
+    on_target = sum(w for cid, w in result["weights"].items() if domain_of[cid] in ("medicine", "cooking"))
+    assert on_target >= 0.7, (result["weights"], domain_of)
+    scores = {row["method"]: row["holdout_score"] for row in result["comparison"]}
+    assert set(scores) == {"climb", "uniform", "token_proportional", "best_of_n", "regmix"}
+    assert scores["climb"] > scores["uniform"] and scores["climb"] > scores["token_proportional"]
+
+
+def test_search_rounds_reported(demo):
+    """Each round's predictor reports its cross-validated Spearman; rounds have the demo's 8/4/2 runs."""
+    status = json.loads(climb("status", "--json", env=demo["env"]).stdout)["assets"]
+    rounds = status["predictor"]["partitions"]
+    assert sorted(rounds) == ["1", "2", "3"]
+    assert all("cv_spearman" in p["metadata"] for p in rounds.values())
+    assert [status["proxy_runs"]["partitions"][r]["metadata"]["runs"] for r in ("1", "2", "3")] == [8, 4, 2]
+    assert status["optimal_mixture"]["metadata"]["weights"]

@@ -20,14 +20,21 @@ def test_definitions_load():
         "embeddings": "semantic", "centroids": "semantic", "cluster_assignments": "semantic",
         "clusters": "semantic", "super_clusters": "semantic",
         "tokenizer": "climblab", "climblab": "climblab",
+        "target_set": "search", "candidate_mixtures": "search", "proxy_runs": "search", "predictor": "search",
+        "optimal_mixture": "search",
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("documents", "accounting_balances"), ("embeddings", "embeddings_aligned_and_normalised"),
                       ("quality_scores", "scores_in_range"), ("cluster_assignments", "assignments_complete"),
-                      ("climblab", "climblab_accounted")}
-    blocking = {spec.key: spec.blocking for c in defs.asset_checks for spec in c.check_specs}
-    assert set(blocking) == graph.asset_check_keys and all(blocking.values())
-    assert defs.resolve_job_def("climb_pipeline") is not None
+                      ("climblab", "climblab_accounted"), ("predictor", "predictor_ranks_mixtures")}
+    blocking = {spec.key.name: spec.blocking for c in defs.asset_checks for spec in c.check_specs}
+    assert set(blocking) == {k.name for k in graph.asset_check_keys}
+    assert all(v for name, v in blocking.items() if name != "predictor_ranks_mixtures")
+    assert not blocking["predictor_ranks_mixtures"]  # a poor predictor warns, it does not stop the search
+    for job, members in (("climb_shards", {"documents", "embeddings", "quality_scores", "cluster_assignments"}),
+                         ("climb_search_rounds", {"candidate_mixtures", "proxy_runs", "predictor"})):
+        keys = {k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.selected_asset_keys}
+        assert keys == members
 
 
 def test_dg_check_defs():
@@ -57,7 +64,9 @@ def test_cli_phases_follow_partitioning():
               for kind, keys in plan_phases(graph, set(graph.get_all_asset_keys()))]
     assert phases == [
         ("shards", ["documents", "embeddings", "quality_scores"]),
-        ("corpus", ["tokenizer", "centroids"]),
+        ("corpus", ["tokenizer", "centroids", "target_set"]),
         ("shards", ["cluster_assignments"]),
         ("corpus", ["clusters", "super_clusters", "climblab"]),
+        ("rounds", ["candidate_mixtures", "proxy_runs", "predictor"]),
+        ("corpus", ["optimal_mixture"]),
     ]

@@ -253,6 +253,17 @@ def test_assign_distance_to_itself_is_zero():
     assert np.array_equal(ids, np.arange(30)) and (distances >= 0).all() and distances.max() < 1e-3
 
 
+@pytest.mark.parametrize("rows", [5, 64])  # below / above faiss' BLAS threshold (20 queries)
+def test_assign_breaks_ties_to_the_lowest_id(rows):
+    """A row equally near several centroids goes to the lowest id, on both of faiss' search paths."""
+    vectors = np.tile(np.eye(4, dtype=np.float32)[0], (rows, 1))
+    centroids = np.eye(4, dtype=np.float32)[[2, 0, 0, 1]]  # ids 1 and 2 are the same point
+    ids, distances = assign(vectors, centroids, use_gpu="never")
+    assert (ids == 1).all() and (distances < 1e-3).all()
+    ids, _ = assign(vectors, np.eye(4, dtype=np.float32)[[3, 1, 2]], use_gpu="never")  # all at sqrt(2)
+    assert (ids == 0).all()
+
+
 def test_assign_of_no_rows_is_empty():
     """An empty shard assigns to empty arrays."""
     ids, distances = assign(np.zeros((0, 8), dtype=np.float32), unit_rows(3, 8, seed=0), use_gpu="never")
