@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -57,7 +58,7 @@ def numpy_matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
 
 
 def ag_news_texts(limit: int) -> list[str]:
-    path = REPO.parent / "shared" / "data" / "ag_news" / "test.csv"
+    path = Path(os.environ.get("CLIMB_SHARED_DATA", REPO.parent / "shared" / "data")) / "ag_news" / "test.csv"
     if not path.exists():
         raise SystemExit(f"{path} not found: the benchmark needs ../shared/data")
     rows = list(csv.reader(open(path, encoding="utf-8")))[:limit]
@@ -79,13 +80,14 @@ def encoder_flops(embedder, n_tokens: np.ndarray) -> float:
     return flops
 
 
-def run(docs: int, max_lengths: list[int], device: str, dtypes: list[str]) -> dict:
+def run(docs: int, max_lengths: list[int], device: str, dtypes: list[str], model: str, batch_size: int) -> dict:
     from resources.embedding import Embedder, EmbedderSettings
 
     texts = ag_news_texts(docs)
     rows = []
     for max_length, dtype in [(m, d) for d in dtypes for m in max_lengths]:
-        embedder = Embedder(EmbedderSettings(max_length=max_length, device=device, dtype=dtype))
+        embedder = Embedder(EmbedderSettings(model=model, max_length=max_length, device=device, dtype=dtype,
+                                             batch_size=batch_size))
         embedder.embed(texts[:64])  # warm-up: kernels, allocator
         result = embedder.embed(texts)
         placement = embedder.placement
@@ -111,8 +113,10 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "auto"], help="auto = the engine's rule")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="the bundled MiniLM, or a model folder")
+    parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
-    results = run(args.docs, args.max_lengths, args.device, args.dtypes)
+    results = run(args.docs, args.max_lengths, args.device, args.dtypes, args.model, args.batch_size)
     device = "cuda" if results["rows"][0]["device"].startswith("cuda") else "cpu"
     out = args.out or RESULTS / f"embed_throughput-{device}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -94,6 +94,9 @@ def run_size(n: int, k: int, iterations: int, use_gpu: str, seed: int) -> dict:
         "fit_gflops": round(fit_gflops, 1), "fit_cpu_utilisation": round(fit_cpu / (fit_wall * threads), 2),
         "assign_seconds": round(assign_seconds, 2), "assign_gflops": round(assign_gflops, 1),
         "assign_cpu_utilisation": round(assign_cpu / (assign_seconds * threads), 2),
+        # per CPU-second of this process: what the work costs whatever the neighbours do (times threads = rate)
+        "fit_gflop_per_cpu_second": round(2 * trained_on * fit.k * DIM * iterations / fit_cpu / 1e9, 1),
+        "assign_gflop_per_cpu_second": round(2 * n * fit.k * DIM / assign_cpu / 1e9, 1),
         "numpy_matmul_gflops_readings": [round(b, 1) for b in bounds],
         "inertia_per_point": round(fit.inertia / fit.sample_size, 4),
         "clusters_used": int(len(np.unique(ids))), "data_mb": round(x.nbytes / 2**20, 1),
