@@ -99,7 +99,8 @@ def available_bytes() -> float:
     return int(fields["MemAvailable"].split()[0]) * 1024
 
 
-def measure(preset: str, stores: dict, device: str, seconds: float, batch_size: int, sequence: int) -> dict:
+def measure(preset: str, stores: dict, device: str, precision: str, seconds: float, batch_size: int,
+            sequence: int) -> dict:
     """Train one preset for about `seconds` and return its row."""
     from resources.proxy import ProxyConfig, llama_config, n_parameters, train_proxy
 
@@ -115,7 +116,7 @@ def measure(preset: str, stores: dict, device: str, seconds: float, batch_size: 
     steps = 1
     while True:  # one calibration step, then runs sized from the last one until a run fills a quarter of the cap
         config = ProxyConfig(preset=preset, tokens=steps * batch * sequence, sequence_length=sequence,
-                             batch_size=batch, device=device)
+                             batch_size=batch, device=device, precision=precision)
         _, training = train_proxy(stores=stores, weights={0: 0.5, 1: 0.5}, config=config, vocab_size=VOCAB,
                              log_every=max(1, steps // 5))
         if training.seconds >= seconds / 4:
@@ -138,7 +139,6 @@ def measure(preset: str, stores: dict, device: str, seconds: float, batch_size: 
 def run(presets: list[str], device_choice: str, seconds: float, cpu_bf16: bool, batch_size: int, sequence: int) -> dict:
     import torch
 
-    from resources import proxy
     from resources.device import resolve_placement
 
     placement = resolve_placement(device_choice, "float32")
@@ -146,10 +146,8 @@ def run(presets: list[str], device_choice: str, seconds: float, cpu_bf16: bool, 
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         stores = synthetic_stores(Path(folder))
-        for bf16 in ([False, True] if cpu_bf16 and device == "cpu" else [False]):
-            proxy.CPU_BF16_AUTOCAST = bf16  # the comparison the module's default rests on
-            rows += [measure(preset, stores, device, seconds, batch_size, sequence) for preset in presets]
-        proxy.CPU_BF16_AUTOCAST = False
+        for precision in ["auto", "bfloat16"] if cpu_bf16 and device == "cpu" else ["auto"]:
+            rows += [measure(preset, stores, device, precision, seconds, batch_size, sequence) for preset in presets]
     rates = {"float32": matmul_gflops(device, "float32")}
     if any(r["precision"] != "float32" for r in rows):
         rates["bfloat16"] = matmul_gflops(device, "bfloat16")
@@ -172,7 +170,8 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["tiny", "62m", "350m"])
     parser.add_argument("--seconds", type=float, default=60.0, help="cap per preset run")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--cpu-bf16", action="store_true", help="on CPU, also run every preset under bf16 autocast")
+    parser.add_argument("--cpu-bf16", action="store_true",
+                        help="on CPU, also run every preset with precision=bfloat16 (the default there is float32)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--sequence-length", type=int, default=256)
     parser.add_argument("--out", type=Path, default=None)

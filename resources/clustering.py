@@ -209,7 +209,7 @@ def fit_kmeans(sample: np.ndarray, *, settings: KMeansSettings) -> KMeansResult:
     bad = _first_bad_row(x)
     if bad is not None:
         raise ValueError(f"sample row {bad} contains NaN or inf")
-    norms = np.linalg.norm(x, axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))  # (n,): np.linalg.norm would allocate an (n, d) square
     if (norms == 0).any():
         raise ValueError(f"sample row {int(np.argmax(norms == 0))} has zero norm: it has no direction to cluster")
     x /= norms[:, None]

@@ -8,10 +8,12 @@ A run, start to finish: draw (B, T+1) windows from each super-cluster's token st
 the weights (`mixture_windows`), then AdamW (betas 0.9/0.95, decoupled weight decay on matrices only,
 grad clip 1.0) under linear warmup and cosine decay to 10% of the peak lr, one pass, no dropout.
 
-Precision: float32 master weights everywhere. On the CPU the run stays float32: bf16 autocast was
-measured no faster for the tiny preset (the many small ops' casts eat the faster bf16 matmuls; see
-benchmarks/proxy_throughput.py). On CUDA the forward pass runs under bf16 autocast where the GPU
-supports it (float32 otherwise: fp16 would need loss scaling). This is training's own rule;
+Precision (ProxyConfig.precision): float32 master weights and optimiser state always; `bfloat16`
+runs the forward pass under bf16 autocast. `auto` is bf16 autocast on CUDA GPUs that support it and
+float32 on CPUs: for the tiny preset, the CPU workhorse, bf16 autocast measured no faster on this
+project's 2-core AVX512-BF16 machine (10.1k vs 9.8k tokens/s, same losses within 0.01), while for
+62m and 350m it was 3-4x faster on the same machine (benchmarks/proxy_throughput.py --cpu-bf16),
+so CPU users of the larger presets may opt in. fp16 is not offered: it would need loss scaling.
 `resolve_placement` picks the device and threads.
 
 Determinism: on the CPU, the same stores, weights, config and thread count give bit-identical losses
@@ -32,21 +34,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from resources.device import cpu_has_native_bf16, resolve_placement
+from resources.device import resolve_placement
 from resources.token_store import TokenStore
 
 BETAS = (0.9, 0.95)  # AdamW betas of GPT-3 / Llama pre-training
 GRAD_CLIP = 1.0  # max global grad norm
 MIN_LR_FRACTION = 0.1  # cosine decays to 10% of the peak (Llama recipe)
 WEIGHT_SUM_TOLERANCE = 1e-6  # candidate mixtures are rounded to 6 decimals, so they sum to 1 within this
-CHUNK_STEPS = 1024  # windows are drawn this many steps at a time: 1024 * 16 * 257 * 8 B = 34 MB, at any budget
+CHUNK_STEPS = 1024  # windows drawn per chunk of steps: 1024 * 16 * 257 * 8 B = 34 MB at batch 16, at any budget
 KEY_VERSION = 1  # bump when a change to training changes results, so old proxy runs are not reused
 RESULT_NEUTRAL_FIELDS = ("device", "threads")  # where and how fast, not what is learnt
-# Off: measured no faster for the tiny preset on this project's CPU (benchmarks/proxy_throughput.py
-# --cpu-bf16 compares both); the benchmark switches it on for that comparison only.
-CPU_BF16_AUTOCAST = False
+PRECISIONS = ("auto", "float32", "bfloat16")
 
-log_default = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,7 @@ class ProxyConfig:
     weight_decay: float = 0.1  # decoupled, on weight matrices and embeddings only
     init_from: str | None = None  # a Hugging Face causal-LM checkpoint folder to continue from
     device: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto | float32 | bfloat16 (autocast over float32 weights); module docstring
     seed: int = 0  # model init and window sampling
     threads: int | None = None  # torch CPU threads; None: every available CPU
 
@@ -98,6 +99,9 @@ class ProxyConfig:
             raise ValueError(f"learning_rate must be > 0 (or None for the preset's), got {self.learning_rate}")
         if not 0 <= self.warmup_fraction < 1 or self.weight_decay < 0:
             raise ValueError(f"need 0 <= warmup_fraction < 1 and weight_decay >= 0, got {self}")
+        if self.device not in ("auto", "cpu", "cuda") or self.precision not in PRECISIONS:
+            raise ValueError(f"device must be auto, cpu or cuda and precision one of {PRECISIONS}, got "
+                             f"{self.device!r} and {self.precision!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
 
@@ -229,27 +233,27 @@ class ProxyTraining:
     precision: str  # "float32" or "bfloat16 autocast"
 
 
-def _uses_bf16(device: str) -> bool:
-    """bf16 autocast on CUDA GPUs that support it; on CPUs only when CPU_BF16_AUTOCAST is switched on."""
+def _uses_bf16(precision: str, device: str) -> bool:
+    """The precision rule: auto is bf16 autocast on CUDA GPUs that support it, float32 on CPUs."""
     import torch
 
-    if device == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return CPU_BF16_AUTOCAST and cpu_has_native_bf16()
+    if precision == "auto":
+        return device == "cuda" and torch.cuda.is_bf16_supported()
+    return precision == "bfloat16"
 
 
-def _autocast(device: str):
+def _autocast(device: str, bf16: bool):
     import torch
 
-    return torch.autocast(device, dtype=torch.bfloat16) if _uses_bf16(device) else nullcontext()
+    return torch.autocast(device, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
-def _next_token_loss(model, batch, reduction: str = "mean"):
+def _next_token_loss(model, batch, *, bf16: bool, reduction: str = "mean"):
     """Cross-entropy of predicting batch[:, t + 1] from batch[:, : t + 1] at every position. batch: (B, T+1)."""
     import torch.nn.functional as F
 
     inputs, targets = batch[:, :-1], batch[:, 1:]  # (B, T) each
-    with _autocast(batch.device.type):
+    with _autocast(batch.device.type, bf16):
         logits = model(input_ids=inputs, use_cache=False).logits  # (B, T, V)
     return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction=reduction)
 
@@ -291,7 +295,7 @@ def train_proxy(*, stores: Mapping[int, TokenStore], weights: Mapping[int, float
     """
     import torch
 
-    log = log or log_default
+    log = log or logger
     mixture = _checked_weights(weights, stores)
     wrong_vocab = {c: stores[c].vocab_size for c in mixture if stores[c].vocab_size != vocab_size}
     if wrong_vocab:
@@ -306,7 +310,8 @@ def train_proxy(*, stores: Mapping[int, TokenStore], weights: Mapping[int, float
     warmup = max(1, round(config.warmup_fraction * steps))
     rng = np.random.default_rng(config.seed)
     losses = torch.empty(steps, device=placement.device)  # kept on the device: no sync per step
-    precision = "bfloat16 autocast" if _uses_bf16(placement.device) else "float32"
+    bf16 = _uses_bf16(config.precision, placement.device)
+    precision = "bfloat16 autocast" if bf16 else "float32"
     log.info("proxy: %s, %s steps of %s x %s tokens, peak lr %g, on %s (%s)", config.init_from or config.preset,
              steps, B, T, config.peak_learning_rate, placement.name, precision)
 
@@ -319,7 +324,7 @@ def train_proxy(*, stores: Mapping[int, TokenStore], weights: Mapping[int, float
             group["lr"] = _learning_rate(step, steps, warmup, config.peak_learning_rate)
         row = (step % CHUNK_STEPS) * B
         batch = windows[row : row + B].to(placement.device, non_blocking=True)  # (B, T+1)
-        loss = _next_token_loss(model, batch)
+        loss = _next_token_loss(model, batch, bf16=bf16)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()
@@ -339,7 +344,8 @@ def train_proxy(*, stores: Mapping[int, TokenStore], weights: Mapping[int, float
     )
 
 
-def mean_token_loss(model, windows: np.ndarray, *, batch_size: int = 16, device: str | None = None) -> float:
+def mean_token_loss(model, windows: np.ndarray, *, batch_size: int = 16, device: str | None = None,
+                    precision: str = "auto") -> float:
     """Mean next-token cross-entropy over every position of (n, length + 1) windows, without gradients.
 
     Args:
@@ -347,6 +353,7 @@ def mean_token_loss(model, windows: np.ndarray, *, batch_size: int = 16, device:
         windows: int token ids, shape (n, length + 1) with n >= 1 and length >= 1.
         batch_size: windows per forward pass (memory only: the result does not depend on it).
         device: where to run; None: where the model's parameters are.
+        precision: auto | float32 | bfloat16, the rule of ProxyConfig.precision.
     """
     import torch
 
@@ -354,14 +361,15 @@ def mean_token_loss(model, windows: np.ndarray, *, batch_size: int = 16, device:
     if windows.ndim != 2 or windows.shape[0] < 1 or windows.shape[1] < 2 or windows.dtype.kind not in "iu":
         raise ValueError(f"windows must be integer ids of shape (n >= 1, length + 1 >= 2), got {windows.dtype} "
                          f"{windows.shape}")
-    device = device or next(model.parameters()).device.type
+    device = torch.device(device or next(model.parameters()).device)
+    bf16 = _uses_bf16(precision, device.type)
     was_training = model.training
     model.eval().to(device)
     total = 0.0
     with torch.no_grad():
         for start in range(0, len(windows), batch_size):
             batch = torch.from_numpy(windows[start : start + batch_size].astype(np.int64)).to(device)
-            total += _next_token_loss(model, batch, reduction="sum").item()
+            total += _next_token_loss(model, batch, bf16=bf16, reduction="sum").item()
     model.train(was_training)
     return total / (windows.shape[0] * (windows.shape[1] - 1))
 

@@ -118,6 +118,8 @@ def test_invalid_weights_raise(stores, weights, message):
     ({"learning_rate": 0.0}, "learning_rate"),
     ({"warmup_fraction": 1.0}, "warmup_fraction"),
     ({"threads": 0}, "threads"),
+    ({"device": "tpu"}, "device must be"),
+    ({"precision": "float16"}, "precision one of"),
 ])
 def test_invalid_config_raises(changes, message):
     """Unknown presets, budgets under one batch and out-of-range settings fail when the config is made."""
@@ -154,13 +156,16 @@ def test_training_is_deterministic_for_a_seed(stores):
     assert other.losses != run_a.losses
 
 
-@pytest.mark.parametrize("changes", [{"learning_rate": 3e-3}, {"warmup_fraction": 0.5}, {"weight_decay": 0.0}])
-def test_optimiser_settings_change_the_run(stores, changes):
-    """learning_rate, warmup_fraction and weight_decay are each read: changing one changes the losses."""
+@pytest.mark.parametrize("changes", [{"learning_rate": 3e-3}, {"warmup_fraction": 0.5}, {"weight_decay": 0.0},
+                                     {"precision": "bfloat16"}])
+def test_training_settings_change_the_run(stores, changes):
+    """learning_rate, warmup_fraction, weight_decay and precision are each read: changing one changes the run."""
     weights = {0: 0.5, 1: 0.5}
     _, base = train_proxy(stores=stores, weights=weights, config=TOY, vocab_size=VOCAB)
     _, changed = train_proxy(stores=stores, weights=weights, config=replace(TOY, **changes), vocab_size=VOCAB)
-    assert changed.losses[0] == base.losses[0] and changed.losses[1:] != base.losses[1:]
+    assert changed.losses[1:] != base.losses[1:]
+    if "precision" not in changes:  # the optimiser acts from the first update on
+        assert changed.losses[0] == base.losses[0]
 
 
 def test_proxy_prefers_the_domain_it_was_trained_on(stores, one_domain_proxies):
@@ -216,6 +221,7 @@ KEY_BASE = {"weights": {0: 0.25, 1: 0.75, 2: 0.0}, "config": SMALL, "target_id":
     ({"weights": {0: 0.5, 1: 0.5}}, False),
     ({"config": replace(SMALL, tokens=SMALL.tokens * 2)}, False),
     ({"config": replace(SMALL, seed=1)}, False),
+    ({"config": replace(SMALL, precision="bfloat16")}, False),
     ({"target_id": "arxiv"}, False),
     ({"data_version": "v2"}, False),
 ])
