@@ -3,19 +3,21 @@
     python benchmarks/proxy_throughput.py [--presets tiny 62m 350m] [--seconds 60] [--device auto] [--cpu-bf16]
                                           [--batch-size 16] [--sequence-length 256]
 
-Each preset trains with `train_proxy` (sequence 256, batch 16 by default, an 8,192-token vocabulary) on two
-synthetic token stores (short repeated patterns, so the loss falls and precisions can be compared),
-weights 0.5 / 0.5. A run is capped at about --seconds: one calibration step sizes the measured run
-to fit; when one step alone takes more than half the cap, that step is the measurement (it includes
-first-step overhead, so it understates the rate). On a CPU whose memory cannot hold batch 16
-(the estimate below), the batch is halved until it fits, and the row says so.
+Each preset trains with `train_proxy` (sequence 256, batch 16 by default, an 8,192-token vocabulary) on
+two synthetic token stores (short repeated patterns, so the loss falls and precisions can be compared),
+weights 0.5 / 0.5. A run is capped at about --seconds: a one-step calibration run sizes the next, until
+a run takes at least a quarter of the cap; where one step alone does, that step is the measurement
+(it includes first-step overhead, so it understates the rate). On a CPU whose free memory cannot hold
+the batch (the estimate below), the batch is halved until it fits, and the row says so. Each row
+records the 1-minute load average before it: the development machine is shared, and other work on
+its two cores moves CPU figures several-fold.
 
 Bound. FLOPs per trained token = 6 * (N_non_embedding + d * V) + 12 * L * d * T: 6 per weight per token
 for forward + backward (Kaplan et al. 2020) over the non-embedding weights plus the tied output head
 (its d x V matmul is real work; the input lookup is free), plus the attention score and mixing
 products at full (non-causal) length T (PaLM appendix B, as nanoGPT's estimate_mfu). The bound is
 torch's dense 2048^3 matmul rate in the training precision (float32; bf16 where autocast is used),
-measured in the same run: bound tokens/s = matmul FLOP/s / FLOPs per token. The JSON also gives the
+measured right after each run: bound tokens/s = matmul FLOP/s / FLOPs per token. The JSON also gives the
 bound without the head term, 6 * N_non_embedding + attention, for comparison with the usual 6ND rule.
 Writes benchmarks/results/proxy_throughput-<cpu|cuda>.json and prints Markdown rows.
 """
@@ -40,7 +42,7 @@ RESULTS = REPO / "benchmarks" / "results"
 VOCAB = 8192
 
 
-def matmul_gflops(device: str, dtype_name: str, size: int = 2048, seconds: float = 3.0) -> float:
+def matmul_gflops(device: str, dtype_name: str, size: int = 2048, seconds: float = 2.0) -> float:
     """Sustained dense size^3 matmul rate of torch (the kernels the proxy's linear layers run on)."""
     import torch
 
@@ -147,20 +149,22 @@ def run(presets: list[str], device_choice: str, seconds: float, cpu_bf16: bool, 
     with tempfile.TemporaryDirectory() as folder:
         stores = synthetic_stores(Path(folder))
         for precision in ["auto", "bfloat16"] if cpu_bf16 and device == "cpu" else ["auto"]:
-            rows += [measure(preset, stores, device, precision, seconds, batch_size, sequence) for preset in presets]
-    rates = {"float32": matmul_gflops(device, "float32")}
-    if any(r["precision"] != "float32" for r in rows):
-        rates["bfloat16"] = matmul_gflops(device, "bfloat16")
-    for r in rows:
-        bound = rates["float32" if r["precision"] == "float32" else "bfloat16"] * 1e9
-        r["achieved_gflops"] = round(r["tokens_per_second"] * r["flops_per_token"] / 1e9, 1)
-        r["bound_tokens_per_second"] = round(bound / r["flops_per_token"], 1)
-        r["bound_tokens_per_second_without_head"] = round(bound / r["flops_per_token_without_head"], 1)
-        r["fraction_of_bound"] = round(r["tokens_per_second"] / r["bound_tokens_per_second"], 3)
+            for preset in presets:
+                load_before = os.getloadavg()[0]
+                row = measure(preset, stores, device, precision, seconds, batch_size, sequence)
+                # The bound is measured right after each run: on a shared machine the rate moves by the minute.
+                dtype = "float32" if row["precision"] == "float32" else "bfloat16"
+                gflops = {name: matmul_gflops(device, name) for name in {"float32", dtype}}
+                bound = gflops[dtype] * 1e9
+                rows.append({**row, "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                             "matmul_dtype": dtype, "torch_matmul_gflops": {k: round(v, 1) for k, v in gflops.items()},
+                             "achieved_gflops": round(row["tokens_per_second"] * row["flops_per_token"] / 1e9, 1),
+                             "bound_tokens_per_second": round(bound / row["flops_per_token"], 1),
+                             "bound_tokens_per_second_without_head": round(bound / row["flops_per_token_without_head"], 1),
+                             "fraction_of_bound": round(row["tokens_per_second"] * row["flops_per_token"] / bound, 3)})
     return {"machine": platform.node(), "processor": platform.processor() or platform.machine(),
             "device": placement.name, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "seconds_cap": seconds,
-            "torch_matmul_gflops": {k: round(v, 1) for k, v in rates.items()}, "rows": rows,
+            "cpus": os.cpu_count(), "seconds_cap": seconds, "rows": rows,
             "date": time.strftime("%Y-%m-%d")}
 
 
@@ -181,15 +185,16 @@ def main() -> None:
     out = args.out or RESULTS / f"proxy_throughput-{kind}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{results['device']}; torch matmul GFLOP/s {results['torch_matmul_gflops']}; results in {out}")
-    print("| preset | params (non-emb) | precision | batch | steps | tokens/s | GFLOP/s | bound tokens/s | fraction "
-          "| loss first → final | note |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|")
+    print(f"{results['device']}; results in {out}")
+    print("| preset | params (non-emb) | precision | batch | steps | tokens/s | GFLOP/s | matmul GFLOP/s | bound tokens/s "
+          "| fraction | loss first → final | load | note |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|")
     for r in results["rows"]:
         print(f"| {r['preset']} | {r['parameters_total'] / 1e6:.2f}M ({r['parameters_non_embedding'] / 1e6:.2f}M) "
               f"| {r['precision']} | {r['batch_size']} | {r['steps']} | {r['tokens_per_second']:,.0f} "
-              f"| {r['achieved_gflops']} | {r['bound_tokens_per_second']:,.0f} | {r['fraction_of_bound']:.0%} "
-              f"| {r['first_loss']:.2f} → {r['final_loss']:.2f} | {r['note']} |")
+              f"| {r['achieved_gflops']:,} | {r['torch_matmul_gflops'][r['matmul_dtype']]:,} "
+              f"| {r['bound_tokens_per_second']:,.0f} | {r['fraction_of_bound']:.0%} "
+              f"| {r['first_loss']:.2f} → {r['final_loss']:.2f} | {r['load_average_1min'][0]:.1f} | {r['note']} |")
 
 
 if __name__ == "__main__":
