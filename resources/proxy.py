@@ -10,10 +10,10 @@ grad clip 1.0) under linear warmup and cosine decay to 10% of the peak lr, one p
 
 Precision (ProxyConfig.precision): float32 master weights and optimiser state always; `bfloat16`
 runs the forward pass under bf16 autocast. `auto` is bf16 autocast on CUDA GPUs that support it and
-float32 on CPUs: for the tiny preset, the CPU workhorse, bf16 autocast measured no faster on this
-project's 2-core AVX512-BF16 machine (10.1k vs 9.8k tokens/s, same losses within 0.01), while for
-62m and 350m it was 3-4x faster on the same machine (benchmarks/proxy_throughput.py --cpu-bf16),
-so CPU users of the larger presets may opt in. fp16 is not offered: it would need loss scaling.
+float32 on CPUs. On this project's 2-core AVX512-BF16 machine, bf16 autocast was not reliably faster
+for the tiny preset, the CPU workhorse (0.95x to 1.5x across four comparisons under shifting load;
+same losses within 0.01), but was 2.4-3.5x faster for 62m (benchmarks/proxy_throughput.py --cpu-bf16):
+CPU users of the larger presets may opt in. fp16 is not offered: it would need loss scaling.
 `resolve_placement` picks the device and threads.
 
 Determinism: on the CPU, the same stores, weights, config and thread count give bit-identical losses
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ProxyArchitecture:
+    """A Llama decoder's shape (full multi-head attention, SwiGLU MLP, tied embeddings)."""
+
     hidden_size: int
     layers: int
     heads: int
@@ -71,6 +73,8 @@ assert DEFAULT_LEARNING_RATES.keys() == PRESETS.keys(), "every preset needs a de
 
 @dataclass(frozen=True)
 class ProxyConfig:
+    """Settings of one proxy run; `proxy_key` hashes them with the mixture, so results are reused safely."""
+
     preset: str = "tiny"  # tiny | 62m | 350m (the architecture; ignored for it when init_from is set)
     tokens: int = 100_000  # training tokens per run (the budget); rounded down to whole batches
     sequence_length: int = 256  # tokens per window the model sees
@@ -215,6 +219,8 @@ def mixture_windows(stores: Mapping[int, TokenStore], weights: Mapping[int, floa
         length: tokens per window (sequence_length + 1 for next-token targets).
         seed: np.random.default_rng seed; the same inputs and seed give the same array.
     """
+    if n_windows < 0 or length < 1:
+        raise ValueError(f"need n_windows >= 0 and length >= 1, got {n_windows} and {length}")
     return _draw_windows(stores, _checked_weights(weights, stores), n_windows, length, np.random.default_rng(seed))
 
 
