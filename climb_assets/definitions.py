@@ -8,8 +8,9 @@ import dagster as dg
 
 from climb_assets.corpus.assets import documents, quality_scores
 from climb_assets.corpus.checks import accounting_balances, scores_in_range
+from climb_assets.corpus.sensors import new_shards_sensor
 from climb_assets.engines import EmbedderResource, ProjectResource
-from climb_assets.partitions import shards_partitions
+from climb_assets.partitions import CORPUS_JOB, ROUND_JOB, SHARD_JOB, shards_partitions
 from climb_assets.search.assets import build_search_assets
 from climb_assets.climblab.assets import climblab, tokenizer
 from climb_assets.climblab.checks import climblab_accounted
@@ -17,9 +18,6 @@ from climb_assets.semantic.assets import centroids, cluster_assignments, cluster
 from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
 from resources.config import load_config
 
-# One job per partitioning (a run materialises assets of one partitioning): per shard, corpus-wide,
-# per search round. `climb run` launches them phase by phase; the UI lists all three.
-SHARD_JOB, CORPUS_JOB, ROUND_JOB = "climb_shards", "climb_corpus", "climb_search_rounds"
 
 
 def _of_partitioning(assets: list, partitioning) -> dg.AssetSelection:
@@ -51,6 +49,7 @@ def build_definitions() -> dg.Definitions:
             dg.define_asset_job(ROUND_JOB, selection=_of_partitioning(assets, "rounds"),
                                 description="One search round: candidate mixtures, proxy runs, predictor"),
         ],
+        sensors=[new_shards_sensor],
         # Empty fields: the file and root are read from the environment when a run starts.
         resources={"project": ProjectResource(), "embedder": EmbedderResource()},
     )

@@ -1,6 +1,10 @@
-"""Partitions: input shards (one per file, registered as they appear)."""
+"""Partitions: input shards (one per file, registered as they appear); the jobs over each partitioning."""
 
 import dagster as dg
 
 SHARDS = "shards"
 shards_partitions = dg.DynamicPartitionsDefinition(name=SHARDS)
+
+# One job per partitioning (a run materialises assets of one partitioning): per shard, corpus-wide,
+# per search round. `climb run` launches them phase by phase; sensors target them by name.
+SHARD_JOB, CORPUS_JOB, ROUND_JOB = "climb_shards", "climb_corpus", "climb_search_rounds"
