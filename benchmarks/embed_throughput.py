@@ -22,39 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import numpy_matmul_gflops, torch_matmul_gflops
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-
-
-def matmul_gflops(device: str, dtype_name: str, size: int = 2048, seconds: float = 3.0) -> float:
-    """Sustained dense matmul rate of torch (the kernel family the encoder runs on)."""
-    import torch
-
-    dtype = getattr(torch, dtype_name)
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    if device == "cuda":
-        torch.cuda.synchronize()
-    runs, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        a @ b
-        runs += 1
-        if device == "cuda" and runs % 50 == 0:
-            torch.cuda.synchronize()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return 2 * size**3 * runs / (time.perf_counter() - started) / 1e9
-
-
-def numpy_matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
-    a @ a
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ a
-    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
 def ag_news_texts(limit: int) -> list[str]:
@@ -91,7 +62,7 @@ def run(docs: int, max_lengths: list[int], device: str, dtypes: list[str], model
         embedder.embed(texts[:64])  # warm-up: kernels, allocator
         result = embedder.embed(texts)
         placement = embedder.placement
-        bound = matmul_gflops(placement.device, placement.dtype)
+        bound = torch_matmul_gflops(placement.device, placement.dtype, seconds=3.0)
         achieved = encoder_flops(embedder, result.n_tokens) / result.seconds / 1e9
         rows.append({
             "model": embedder.settings.model, "device": placement.name, "dtype": placement.dtype,

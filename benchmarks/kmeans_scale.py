@@ -28,19 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import numpy_matmul_gflops
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DIM = 384  # all-MiniLM-L6-v2's width, the project's default embedder
 CHUNK = 65_536  # rows generated at a time
-
-
-def numpy_matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
-    a @ a
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ a
-    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
 def peak_rss_mb() -> float:

@@ -38,29 +38,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from machine import torch_matmul_gflops  # noqa: E402  (benchmarks/ is on sys.path as the script folder)
 RESULTS = REPO / "benchmarks" / "results"
 VOCAB = 8192
-
-
-def matmul_gflops(device: str, dtype_name: str, size: int = 2048, seconds: float = 2.0) -> float:
-    """Sustained dense size^3 matmul rate of torch (the kernels the proxy's linear layers run on)."""
-    import torch
-
-    dtype = getattr(torch, dtype_name)
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
-    sync()
-    runs, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        a @ b
-        runs += 1
-        if runs % 50 == 0:
-            sync()
-    sync()
-    return 2 * size**3 * runs / (time.perf_counter() - started) / 1e9
 
 
 def synthetic_stores(root: Path) -> dict:
@@ -154,7 +134,7 @@ def run(presets: list[str], device_choice: str, seconds: float, cpu_bf16: bool, 
                 row = measure(preset, stores, device, precision, seconds, batch_size, sequence)
                 # The bound is measured right after each run: on a shared machine the rate moves by the minute.
                 dtype = "float32" if row["precision"] == "float32" else "bfloat16"
-                gflops = {name: matmul_gflops(device, name) for name in {"float32", dtype}}
+                gflops = {name: torch_matmul_gflops(device, name) for name in {"float32", dtype}}
                 bound = gflops[dtype] * 1e9
                 rows.append({**row, "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                              "matmul_dtype": dtype, "torch_matmul_gflops": {k: round(v, 1) for k, v in gflops.items()},

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from resources.config import ClimbConfig
 from resources.mixtures import dirichlet_candidates, is_feasible, round_to_simplex
-from resources.plots import _figure, _render
+from resources.plots import figure, render
 from resources.predictor import Predictor, argmax_mixture, fit_predictor
 from resources.proxy_jobs import run_proxies
 from resources.search import PREDICTOR, caps, evaluated_runs, make_jobs, search_space, weights_of, workers_for
@@ -46,7 +46,7 @@ def _regmix(config: ClimbConfig, storage: Storage, space, limits, workers: int, 
 
 def _plots(space, rounds_weights: list[np.ndarray], optimal: np.ndarray, predicted: np.ndarray,
            observed: np.ndarray) -> tuple[bytes, bytes]:
-    fig, ax = _figure()
+    fig, ax = figure()
     bars = [w.mean(axis=0) for w in rounds_weights] + [optimal]
     bottom = np.zeros(len(bars))
     for i, cid in enumerate(space.cluster_ids):
@@ -56,13 +56,13 @@ def _plots(space, rounds_weights: list[np.ndarray], optimal: np.ndarray, predict
     ax.set_xticks(range(len(bars)), [f"round {r + 1}\n(mean)" for r in range(len(rounds_weights))] + ["optimal"])
     ax.set(title="mixture weights per round", ylabel="weight")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1, 1))
-    weights_png = _render(fig)
-    fig, ax = _figure()
+    weights_png = render(fig)
+    fig, ax = figure()
     ax.scatter(predicted, observed, s=12)
     low, high = float(min(predicted.min(), observed.min())), float(max(predicted.max(), observed.max()))
     ax.plot([low, high], [low, high], color="#999999", linewidth=1)
     ax.set(title="final predictor vs observed search score", xlabel="predicted", ylabel="observed")
-    return weights_png, _render(fig)
+    return weights_png, render(fig)
 
 
 def choose_optimal(*, storage: Storage, config: ClimbConfig, log: logging.Logger | None = None) -> dict:

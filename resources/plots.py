@@ -12,7 +12,7 @@ FIGSIZE = (6.4, 3.2)
 DPI = 80  # small images: metadata is stored in the event log
 
 
-def _render(fig) -> bytes:
+def render(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -22,7 +22,7 @@ def _render(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _figure():
+def figure():
     import matplotlib
 
     matplotlib.use("Agg")  # no display: render to memory
@@ -37,16 +37,16 @@ def as_markdown(png: bytes, title: str) -> str:
 
 def cluster_sizes(sizes: Sequence[int], *, title: str, ylabel: str = "documents") -> bytes:
     """Cluster sizes sorted from largest to smallest (a long tail is normal)."""
-    fig, ax = _figure()
+    fig, ax = figure()
     ordered = np.sort(np.asarray(sizes))[::-1]
     ax.bar(np.arange(len(ordered)), ordered, width=1.0, color="#4c72b0")
     ax.set(title=title, xlabel="cluster (by size)", ylabel=ylabel)
-    return _render(fig)
+    return render(fig)
 
 
 def quality_per_cluster(means: dict[str, Sequence[float]], kept: Sequence[bool], *, title: str) -> bytes:
     """Each rater's cluster means, pruned clusters in grey."""
-    fig, ax = _figure()
+    fig, ax = figure()
     kept = np.asarray(kept, dtype=bool)
     for offset, (rater, values) in enumerate(means.items()):
         values = np.asarray(values, dtype=float)
@@ -55,12 +55,12 @@ def quality_per_cluster(means: dict[str, Sequence[float]], kept: Sequence[bool],
         ax.scatter(x[~kept], values[~kept], s=8, color="#bbbbbb")
     ax.set_xticks(range(len(means)), [r.replace("_", "\n") for r in means], fontsize=7)
     ax.set(title=title, ylabel="cluster mean (0-5)", ylim=(0, 5))
-    return _render(fig)
+    return render(fig)
 
 
 def centroid_projection(centroids: np.ndarray, groups: np.ndarray, labels: dict[int, str], *, title: str) -> bytes:
     """Centroids projected on their first two principal components, coloured by super-cluster."""
-    fig, ax = _figure()
+    fig, ax = figure()
     centred = centroids - centroids.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     xy = centred @ vt[:2].T if len(centroids) > 1 else np.zeros((len(centroids), 2))
@@ -72,4 +72,4 @@ def centroid_projection(centroids: np.ndarray, groups: np.ndarray, labels: dict[
     if len(np.unique(groups)) <= 12:
         ax.legend(fontsize=6, loc="best")
     ax.set(title=title, xlabel="PC 1", ylabel="PC 2")
-    return _render(fig)
+    return render(fig)
