@@ -117,6 +117,14 @@ class QualityConfig(_Section):
     raters: dict[RaterName, RaterChoice] = {}
 
 
+class ReclusterConfig(_Section):
+    """When `recluster_sensor` asks for new centroids (and everything downstream)."""
+
+    new_document_share: float | None = Field(default=0.2, gt=0)  # documents added since the last fit / fitted
+    distance_drift: float | None = Field(default=0.1, gt=0)  # relative rise of mean distance to nearest centroid
+    minimum_interval_seconds: int = Field(default=3600, ge=0)  # between two re-clusterings
+
+
 class ClusteringConfig(_Section):
     """K-means, pruning and merging (paper steps 2-4)."""
 
@@ -129,6 +137,7 @@ class ClusteringConfig(_Section):
     target_super_clusters: int | None = Field(default=None, ge=1)  # overrides merge_threshold
     max_token_share: float | None = Field(default=0.5, gt=0, le=1)  # collapse guard per super-cluster
     use_gpu: Literal["auto", "never", "always"] = "auto"  # faiss GPU index when its GPU build and CUDA are present
+    recluster: ReclusterConfig = ReclusterConfig()
 
 
 class TokenizerConfig(_Section):
@@ -188,6 +197,35 @@ class TargetConfig(_Section):
     seed: int = 0
 
 
+class ExportConfig(_Section):
+    """ClimbMix export (`climbmix` asset, `climb export`): the optimal mixture sampled to a token budget."""
+
+    tokens: int = Field(default=1_000_000, ge=1)  # total tokens of the export (whole documents)
+    formats: list[Literal["parquet", "jsonl", "megatron"]] = ["parquet", "jsonl", "megatron"]
+    seed: int = 0
+    max_epochs: float = Field(default=4.0, gt=0)  # a cluster short of tokens repeats at most this often
+    documents_per_file: int = Field(default=100_000, ge=1)
+
+
+class GpuPodConfig(_Section):
+    """Kubernetes resources of the GPU steps (embeddings, centroids, proxy runs)."""
+
+    gpus: int = Field(default=1, ge=0)
+    cpu: str = "8"
+    memory: str = "32Gi"
+    node_selector: dict[str, str] = {"nvidia.com/gpu.present": "true"}
+    tolerations: list[dict[str, str]] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+class DeploymentConfig(_Section):
+    """Where steps run: in one process, in local processes, or one Kubernetes pod per step."""
+
+    executor: Literal["auto", "in_process", "multiprocess", "k8s"] = "auto"  # auto: $CLIMB_EXECUTOR, else multiprocess
+    max_concurrent: int | None = Field(default=None, ge=1)  # multiprocess: parallel steps (null: one per CPU)
+    gpu_pod: GpuPodConfig = GpuPodConfig()
+    cpu_pod: dict[str, str] = {"cpu": "2", "memory": "8Gi"}  # requests = limits of the other step pods
+
+
 class ClimbConfig(_Section):
     storage_root: str = DEFAULT_STORAGE_ROOT
     corpus: CorpusConfig
@@ -198,6 +236,8 @@ class ClimbConfig(_Section):
     search: SearchConfig = SearchConfig()
     proxy: ProxyConfigSection = ProxyConfigSection()
     target: TargetConfig = TargetConfig()
+    export: ExportConfig = ExportConfig()
+    deployment: DeploymentConfig = DeploymentConfig()
     # Set by load_config, not by the file: where the file lives (relative paths resolve here).
     config_path: str = ""
 
