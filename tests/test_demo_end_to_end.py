@@ -1,5 +1,6 @@
 """The whole pipeline on the demo corpus, as `climb demo` runs it: one real run, then its outputs."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -115,3 +116,77 @@ def test_search_rounds_reported(demo):
     assert all("cv_spearman" in p["metadata"] for p in rounds.values())
     assert [status["proxy_runs"]["partitions"][r]["metadata"]["runs"] for r in ("1", "2", "3")] == [8, 4, 2]
     assert status["optimal_mixture"]["metadata"]["weights"]
+
+
+EXPORT_TOKENS = 50_000  # any demo mixture can meet it: the smallest super-cluster (~30k tokens) x 4 epochs
+
+
+@pytest.fixture(scope="module")
+def export(demo, tmp_path_factory):
+    """`climb export --out X --tokens N` after the demo's search."""
+    out = tmp_path_factory.mktemp("exports") / "climbmix"
+    done = climb("export", "--out", str(out), "--tokens", str(EXPORT_TOKENS), env=demo["env"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"out": out, "stdout": done.stdout}
+
+
+def test_demo_materialises_climbmix(demo):
+    """The demo ends with the climbmix asset at the export budget, its blocking check passed, named in the summary."""
+    assert "ClimbMix: " in demo["stdout"] and "climb export --out DIR" in demo["stdout"]
+    status = json.loads(climb("status", "--json", env=demo["env"]).stdout)["assets"]["climbmix"]
+    assert status["materialized"] and status["checks"]["climbmix_matches_mixture"]["passed"] > 0
+    assert abs(status["metadata"]["tokens"] - 100_000) <= 1_000  # the demo file's export.tokens
+
+
+def test_export_writes_every_format_and_the_card(export):
+    """Parquet, tokenized JSONL and Megatron (.bin/.idx per cluster + blend) are written with a card whose
+    sha256 lines match every file."""
+    out = export["out"]
+    assert list((out / "parquet").glob("part-*.parquet")) and list((out / "jsonl").glob("part_*.tokenized.jsonl"))
+    blend = json.loads((out / "megatron" / "blend.json").read_text())
+    for entry in blend["datasets"]:
+        assert (out / f"{entry['prefix']}.bin").exists() and (out / f"{entry['prefix']}.idx").exists()
+    card = (out / "README.md").read_text()
+    sums = dict(line.split("  ")[::-1] for line in card.splitlines() if len(line.split("  ")[0]) == 64)
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {"README.md"}
+    assert set(sums) == files
+    assert all(hashlib.sha256((out / name).read_bytes()).hexdigest() == sha for name, sha in sums.items())
+    assert "ClimbMix in" in export["stdout"]
+
+
+def test_export_meets_budget_and_weights(demo, export):
+    """Total tokens within 1% of N; each realised weight within 0.02 of the optimal mixture's; both Parquet
+    and JSONL hold those tokens."""
+    out = export["out"]
+    optimal = json.loads((demo["home"] / "optimal_mixture" / "optimal_mixture.json").read_text())["weights"]
+    parquet = duckdb.sql(f"SELECT cluster_id, sum(token_count) FROM read_parquet('{out}/parquet/*.parquet') "
+                         "GROUP BY 1").fetchall()
+    tokens = {str(cid): int(n) for cid, n in parquet}
+    total = sum(tokens.values())
+    assert abs(total - EXPORT_TOKENS) <= 0.01 * EXPORT_TOKENS
+    assert all(abs(tokens.get(cid, 0) / total - w) <= 0.02 for cid, w in optimal.items()), (tokens, optimal)
+    jsonl = sum(json.loads(line)["token_count"] for p in (out / "jsonl").glob("*.jsonl")
+                for line in p.read_text().splitlines())
+    assert jsonl == total
+    assert not json.loads((out / "climbmix.json").read_text())["warnings"]
+
+
+def test_export_loads_with_datasets(export, tmp_path):
+    """`datasets.load_dataset("parquet", data_dir=...)` loads the export with `text` and `cluster_id`."""
+    datasets = pytest.importorskip("datasets")
+    loaded = datasets.load_dataset("parquet", data_dir=str(export["out"] / "parquet"), cache_dir=str(tmp_path))
+    assert {"text", "cluster_id"} <= set(loaded["train"].column_names) and loaded["train"].num_rows > 0
+
+
+def test_export_refuses_a_non_empty_out_unless_overwrite(demo, export):
+    """A second export into the same folder is refused in one line; --overwrite replaces it."""
+    out = export["out"]
+    refused = climb("export", "--out", str(out), env=demo["env"])
+    assert refused.returncode == 1 and "not empty: pass --overwrite" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    replaced = climb("export", "--out", str(out), "--tokens", "20000", "--format", "parquet", "--seed", "1",
+                     "--overwrite", env=demo["env"])
+    assert replaced.returncode == 0, replaced.stderr[-3000:]
+    summary = json.loads((out / "climbmix.json").read_text())
+    assert summary["settings"]["seed"] == 1 and summary["settings"]["formats"] == ["parquet"]
+    assert not (out / "jsonl").exists() and abs(summary["totals"]["tokens"] - 20_000) <= 200

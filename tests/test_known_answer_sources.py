@@ -20,6 +20,7 @@ clustering: {k_init: 32, prune: none}
 tokenizer: {train_vocab_size: 4096}
 search: {rounds: [8, 4, 2], pool_size: 20000, top_n: 40, baselines: [uniform, token_proportional, best_of_n]}
 proxy: {preset: tiny, tokens: 100000, sequence_length: 128}
+export: {tokens: 100000}
 target: {text: ["target/*.jsonl"], holdout_fraction: 0.3, max_windows: 128}
 """
 

@@ -1,0 +1,44 @@
+"""ClimbMix stage (paper step 7): ClimbLab sampled at the optimal mixture up to the export budget."""
+
+import dagster as dg
+
+from climb_assets.climblab.assets import climblab
+from climb_assets.engines import ProjectResource
+from resources.climbmix import ExportSettings
+from resources.climbmix_export import materialise_climbmix
+
+
+def _clusters_markdown(rows: list[dict]) -> str:
+    lines = "\n".join(f"| {r['cluster_id']} | {r['label']} | {r['weight']:.4f} | {r['realised_weight']:.4f} | "
+                      f"{r['tokens']:,} | {r['epochs']:.2f} | {r['shortfall']:,} | {r['limit'] or ''} |" for r in rows)
+    return ("| super-cluster | label | weight | realised | tokens | epochs | shortfall | limit |\n"
+            "|---|---|---:|---:|---:|---:|---:|---|\n" + lines)
+
+
+@dg.asset(group_name="climbmix", kinds={"parquet", "huggingface"}, deps=["optimal_mixture", climblab])
+def climbmix(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """ClimbMix: whole documents drawn from ClimbLab's super-clusters at the optimal mixture's weights up to
+    `export.tokens`, as Parquet (`text`, `cluster_id`), tokenized JSONL (the released ClimbMix layout) and
+    Megatron-LM indexed datasets with a blend, plus a dataset card with sha256 checksums. A cluster short of
+    tokens repeats at most `export.max_epochs` times; its shortfall is reported, never topped up.
+    Deterministic for `export.seed`. `climb export --out DIR` writes the same elsewhere.
+    """
+    config, storage = project.config(), project.storage()
+    try:
+        summary = materialise_climbmix(storage=storage, settings=ExportSettings.from_config(config.export),
+                                       config=config.model_dump(mode="json"), log=context.log)
+    except (FileNotFoundError, ValueError) as err:
+        raise dg.Failure(description=str(err)) from err
+    totals, rows = summary["totals"], summary["clusters"]
+    return dg.MaterializeResult(metadata={
+        "tokens": totals["tokens"], "budget": totals["budget"], "budget_error": totals["budget_error"],
+        "documents": totals["documents"], "dagster/row_count": totals["documents"],
+        "formats": ", ".join(summary["settings"]["formats"]), "seconds": summary["seconds"],
+        "clusters": dg.MetadataValue.md(_clusters_markdown(rows)),
+        "realised_weights": dg.MetadataValue.json({str(r["cluster_id"]): r["realised_weight"] for r in rows}),
+        "epochs": dg.MetadataValue.json({str(r["cluster_id"]): r["epochs"] for r in rows}),
+        "shortfalls": dg.MetadataValue.json({str(r["cluster_id"]): r["shortfall"] for r in rows if r["shortfall"]}),
+        "warnings": dg.MetadataValue.json(summary["warnings"]),
+        "card": dg.MetadataValue.path(f"{summary['path']}/README.md"),
+        "path": dg.MetadataValue.path(summary["path"]),
+    })
