@@ -3,6 +3,7 @@
     climb demo                 the whole pipeline on the built-in demo corpus, then a summary
     climb run [--config FILE] [--until ASSET] [--select SELECTION]
     climb status [--json]
+    climb export --out DIR [--tokens N] [--format parquet,jsonl,megatron] [--seed S] [--overwrite]
     climb ui [--port PORT]     the Dagster UI on what the CLI materialised (loopback only)
 
 The instance lives in `$DAGSTER_HOME`, else `<storage root>/dagster`, so `dagster dev -w workspace.yaml`
@@ -22,10 +23,8 @@ import dagster as dg
 from resources.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 SHARD_COUNTS = ("input_records", "kept", "filtered", "duplicates", "quarantined")
-RUN_CONFIG = {
-    "execution": {"config": {"in_process": {}}},
-    "loggers": {"console": {"config": {"log_level": "INFO"}}},
-}
+# No executor here: the code location's (deployment.executor; auto: $CLIMB_EXECUTOR, else multiprocess from 8 CPUs).
+RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 class ClimbError(RuntimeError):
@@ -159,9 +158,22 @@ def plan_phases(graph, keys: set) -> list[tuple[str, list]]:
     return phases
 
 
+def _check_executor(instance, config) -> None:
+    """`climb run` orchestrates in this process: the k8s executor needs a cluster's K8sRunLauncher."""
+    from dagster_k8s import K8sRunLauncher
+
+    from climb_assets.deployment import EXECUTOR_ENV, executor_name
+
+    if executor_name(config.deployment) == "k8s" and not isinstance(instance.run_launcher, K8sRunLauncher):
+        raise ClimbError(f"deployment.executor is k8s (or ${EXECUTOR_ENV}=k8s) but this instance has no "
+                         "K8sRunLauncher: launch from the cluster's Dagster (see deploy/README.md), or run "
+                         f"locally with {EXECUTOR_ENV}=multiprocess")
+
+
 def run_pipeline(instance, config, *, until: str | None = None, select: str | None = None) -> dict:
     """Materialise the selected assets phase by phase: per-shard phases one run per shard."""
     defs = _definitions().defs
+    _check_executor(instance, config)
     graph = defs.resolve_asset_graph()
     keys = _selection(defs, until, select)
     shards = sync_shards(instance, config)
@@ -195,11 +207,29 @@ def shard_totals(instance, defs) -> dict:
     return asset_status(instance, defs)["assets"].get("documents", {}).get("metadata", {})
 
 
+def _climbmix_line(config) -> str | None:
+    """One line on the committed ClimbMix export, or None before one exists."""
+    from resources.climbmix_export import CLIMBMIX, SUMMARY
+    from resources.storage import Storage
+
+    storage = Storage(config.storage_root)
+    path = storage.partition_path(CLIMBMIX)
+    if path is None:
+        return None
+    totals = storage.read_json(CLIMBMIX, SUMMARY)["totals"]
+    return (f"ClimbMix: {totals['tokens']:,} tokens ({totals['budget_error']:+.2%} of the budget "
+            f"{totals['budget']:,}), {totals['documents']:,} documents in {storage.uri(path)}; "
+            "`climb export --out DIR [--tokens N]` writes one elsewhere")
+
+
 def _print_summary(config, totals: dict) -> None:
     counts = ", ".join(f"{name} {totals.get(name, 0):,}" for name in SHARD_COUNTS)
     _echo(f"documents: {counts}")
     balanced = totals.get("input_records") == sum(totals.get(n, 0) for n in SHARD_COUNTS[1:])
     _echo(f"accounting {'balances' if balanced else 'DOES NOT BALANCE'}; outputs under {config.storage_root}")
+    climbmix = _climbmix_line(config)
+    if climbmix:
+        _echo(climbmix)
     _echo(
         "UI: DAGSTER_HOME={home} CLIMB_CONFIG={cfg} CLIMB_HOME={root} dagster dev -w workspace.yaml".format(
             home=os.environ["DAGSTER_HOME"], cfg=os.environ.get("CLIMB_CONFIG", DEFAULT_CONFIG_PATH),
@@ -209,6 +239,7 @@ def _print_summary(config, totals: dict) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from climb_assets.deployment import EXECUTOR_ENV
     from resources.demo_corpus import DemoManifest, generate_demo_corpus
 
     home = args.home or os.environ.get("CLIMB_HOME") or str(Path.cwd() / "climb_home")
@@ -220,6 +251,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not present:
         manifest = generate_demo_corpus(demo_dir, seed=args.seed)
         _echo(f"climb: wrote the demo corpus ({manifest.n_documents:,} documents, seed {args.seed}) to {demo_dir}")
+    # One process unless told otherwise: the demo's steps last seconds, and spawning a process per step
+    # (each importing torch) made its shard phase ~4.5x slower on 2 cores.
+    os.environ.setdefault(EXECUTOR_ENV, "in_process")
     config, instance = prepare_environment(str(DEFAULT_CONFIG_PATH), home)
     totals = run_pipeline(instance, config)
     _print_summary(config, totals)
@@ -251,6 +285,44 @@ def cmd_status(args: argparse.Namespace) -> int:
                                                               and k != "path"))
         checks = ", ".join(f"{c}: {r['passed']} passed, {r['failed']} failed" for c, r in entry["checks"].items())
         _echo(f"{name}: {state}" + (f"; {fields}" if fields else "") + (f" [checks {checks}]" if checks else ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Sample ClimbLab at the optimal mixture into --out (atomically), in the chosen formats, with its card."""
+    import logging
+
+    from resources.climbmix import FORMATS, ExportSettings
+    from resources.climbmix_export import export_to_directory
+    from resources.storage import Storage
+
+    config = load_config(args.config, home=args.home)
+    formats = None
+    if args.format is not None:
+        formats = [f.strip() for f in args.format.split(",") if f.strip()]
+        if not formats or any(f not in FORMATS for f in formats):
+            raise ClimbError(f"--format {args.format}: a comma-separated subset of {','.join(FORMATS)}")
+    if args.tokens is not None and args.tokens < 1:
+        raise ClimbError(f"--tokens must be >= 1, got {args.tokens}")
+    settings = ExportSettings.from_config(config.export, tokens=args.tokens, seed=args.seed, formats=formats)
+    log = logging.getLogger("climb.export")
+    log.addHandler(logging.NullHandler())  # warnings are echoed below, once
+    started = time.perf_counter()
+    try:
+        summary = export_to_directory(storage=Storage(config.storage_root), settings=settings, out=args.out,
+                                      overwrite=args.overwrite, config=config.model_dump(mode="json"), log=log)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise ClimbError(str(err)) from err
+    totals = summary["totals"]
+    _echo(f"climb: ClimbMix in {summary['path']}: {totals['tokens']:,} tokens ({totals['budget_error']:+.2%} of "
+          f"{totals['budget']:,}), {totals['documents']:,} documents; {', '.join(settings.formats)} and README.md "
+          f"({time.perf_counter() - started:.1f} s)")
+    for row in summary["clusters"]:
+        if row["weight"] or row["tokens"]:
+            _echo(f"  super-cluster {row['cluster_id']} ({row['label']}): weight {row['weight']:.4f} -> "
+                  f"{row['realised_weight']:.4f}, {row['tokens']:,} tokens, {row['epochs']:.2f} epochs")
+    for warning in summary["warnings"]:
+        _echo(f"  warning: {warning}")
     return 0
 
 
@@ -295,6 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             sub.add_argument("--port", type=int, default=3000)
             sub.add_argument("--host", default="127.0.0.1", help="bind address (loopback by default)")
+    export = commands.add_parser("export", help="write ClimbMix (the optimal mixture sampled to a token budget)")
+    export.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty; see --overwrite)")
+    export.add_argument("--tokens", type=int, metavar="N", help="token budget (default: export.tokens)")
+    export.add_argument("--format", metavar="LIST",
+                        help="comma-separated parquet,jsonl,megatron (default: export.formats)")
+    export.add_argument("--seed", type=int, metavar="S", help="sampling seed (default: export.seed)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out")
+    export.add_argument("--config", help="configuration file (default $CLIMB_CONFIG, else the demo's)")
+    export.add_argument("--home", help="storage root (overrides the file and $CLIMB_HOME)")
+    export.set_defaults(handler=cmd_export)
     return parser
 
 

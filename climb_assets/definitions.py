@@ -9,13 +9,18 @@ import dagster as dg
 from climb_assets.corpus.assets import documents, quality_scores
 from climb_assets.corpus.checks import accounting_balances, scores_in_range
 from climb_assets.corpus.sensors import new_shards_sensor
+from climb_assets.deployment import executor_for, gpu_op_tags
 from climb_assets.engines import EmbedderResource, ProjectResource
 from climb_assets.partitions import CORPUS_JOB, ROUND_JOB, SHARD_JOB, shards_partitions
 from climb_assets.search.assets import build_search_assets
+from climb_assets.search.sensors import build_search_rounds_sensor
 from climb_assets.climblab.assets import climblab, tokenizer
 from climb_assets.climblab.checks import climblab_accounted
+from climb_assets.climbmix.assets import climbmix
+from climb_assets.climbmix.checks import climbmix_matches_mixture
 from climb_assets.semantic.assets import centroids, cluster_assignments, clusters, embeddings, super_clusters
 from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
+from climb_assets.semantic.sensors import build_recluster_sensor
 from resources.config import load_config
 
 
@@ -33,23 +38,25 @@ def _of_partitioning(assets: list, partitioning) -> dg.AssetSelection:
 
 def build_definitions() -> dg.Definitions:
     config = load_config()  # fail at load, naming the key, rather than in the first run
-    search = build_search_assets(len(config.search.rounds))
+    search = build_search_assets(len(config.search.rounds), gpu_op_tags=gpu_op_tags(config.deployment))
     search_checks = [a for a in search if isinstance(a, dg.AssetChecksDefinition)]
     assets = [documents, embeddings, quality_scores, centroids, cluster_assignments, clusters, super_clusters,
-              tokenizer, climblab, *[a for a in search if a not in search_checks]]
+              tokenizer, climblab, *[a for a in search if a not in search_checks], climbmix]
+    jobs = [
+        dg.define_asset_job(SHARD_JOB, selection=_of_partitioning(assets, shards_partitions),
+                            description="Per-shard assets of one shard: ingest, embed, rate, assign"),
+        dg.define_asset_job(CORPUS_JOB, selection=_of_partitioning(assets, None),
+                            description="Corpus-wide assets: centroids, clusters, ClimbLab, optimal mixture"),
+        dg.define_asset_job(ROUND_JOB, selection=_of_partitioning(assets, "rounds"),
+                            description="One search round: candidate mixtures, proxy runs, predictor"),
+    ]
     return dg.Definitions(
         assets=assets,
         asset_checks=[accounting_balances, embeddings_aligned_and_normalised, scores_in_range, assignments_complete,
-                      climblab_accounted, *search_checks],
-        jobs=[
-            dg.define_asset_job(SHARD_JOB, selection=_of_partitioning(assets, shards_partitions),
-                                description="Per-shard assets of one shard: ingest, embed, rate, assign"),
-            dg.define_asset_job(CORPUS_JOB, selection=_of_partitioning(assets, None),
-                                description="Corpus-wide assets: centroids, clusters, ClimbLab, optimal mixture"),
-            dg.define_asset_job(ROUND_JOB, selection=_of_partitioning(assets, "rounds"),
-                                description="One search round: candidate mixtures, proxy runs, predictor"),
-        ],
-        sensors=[new_shards_sensor],
+                      climblab_accounted, *search_checks, climbmix_matches_mixture],
+        jobs=jobs,
+        sensors=[new_shards_sensor, build_recluster_sensor(jobs), build_search_rounds_sensor(jobs)],
+        executor=executor_for(config.deployment),  # every job's, and the UI's materialisations
         # Empty fields: the file and root are read from the environment when a run starts.
         resources={"project": ProjectResource(), "embedder": EmbedderResource()},
     )

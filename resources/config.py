@@ -220,7 +220,7 @@ class GpuPodConfig(_Section):
 class DeploymentConfig(_Section):
     """Where steps run: in one process, in local processes, or one Kubernetes pod per step."""
 
-    executor: Literal["auto", "in_process", "multiprocess", "k8s"] = "auto"  # auto: $CLIMB_EXECUTOR, else multiprocess
+    executor: Literal["auto", "in_process", "multiprocess", "k8s"] = "auto"  # $CLIMB_EXECUTOR, else multiprocess from 8 CPUs
     max_concurrent: int | None = Field(default=None, ge=1)  # multiprocess: parallel steps (null: one per CPU)
     gpu_pod: GpuPodConfig = GpuPodConfig()
     cpu_pod: dict[str, str] = {"cpu": "2", "memory": "8Gi"}  # requests = limits of the other step pods

@@ -12,6 +12,9 @@ try:  # pinned import order; both are optional for the corpus-stage tests
 except ImportError:
     pass
 
+# Tests execute in one process (fast); `climb` subprocesses inherit it. Set before the code location loads.
+os.environ.setdefault("CLIMB_EXECUTOR", "in_process")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CLIMB_SHARED_DATA", REPO.parent / "shared" / "data"))
 

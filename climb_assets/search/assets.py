@@ -7,6 +7,7 @@ Rounds are partitions ("1", "2", ...): materialise round 1, look at it, then rou
 
 import dagster as dg
 
+from climb_assets.deployment import GPU_POOL
 from climb_assets.engines import ProjectResource
 from resources.climblab import project_tokenizer
 from resources.optimal import choose_optimal
@@ -22,8 +23,12 @@ def _weights_markdown(weights: dict[str, float], labels: dict[str, str]) -> str:
     return "| super-cluster | label | weight |\n|---|---|---:|\n" + rows
 
 
-def build_search_assets(n_rounds: int) -> list:
-    """The search assets, partitioned into `n_rounds` rounds (from `search.rounds`)."""
+def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> list:
+    """The search assets, partitioned into `n_rounds` rounds (from `search.rounds`).
+
+    `gpu_op_tags` (climb_assets.deployment.gpu_op_tags) give the proxy-training steps their Kubernetes
+    GPU pod; None leaves them without pod settings.
+    """
     rounds = dg.StaticPartitionsDefinition([str(r) for r in range(1, n_rounds + 1)])
 
     @dg.asset(group_name="search", kinds={"numpy"}, deps=["tokenizer"])
@@ -49,18 +54,22 @@ def build_search_assets(n_rounds: int) -> list:
         """Candidate mixtures of the round. Round 1: Dirichlet draws around the token shares (prior =
         share^temperature, 15 strengths, availability caps, weights < 2e-4 zeroed, rounded, de-duplicated).
         Later rounds: a pool ranked by the previous round's predictor, M picked at random among the top N,
-        evaluated mixtures excluded."""
+        evaluated mixtures excluded. Round 1 on new super-clusters (after a re-clustering) also translates the
+        earlier search's runs through document membership (`translation`: runs kept, token mass mapped)."""
         config, storage = project.config(), project.storage()
         round_number = int(context.partition_key)
         _require_previous(context, storage, round_number)
         result = propose_candidates(round_number, storage=storage, config=config, log=context.log)
         mean = {str(cid): round(float(w), 4) for cid, w in zip(result["space"].cluster_ids, result["weights"].mean(0))}
+        evidence = result["evidence"] or {}  # round 1: earlier searches' runs translated to these super-clusters
         return dg.MaterializeResult(metadata={
             "round": round_number, "candidates": result["candidates"], "asked": result["asked"],
-            "mean_weights": dg.MetadataValue.json(mean), "dagster/row_count": result["candidates"]})
+            "mean_weights": dg.MetadataValue.json(mean), "dagster/row_count": result["candidates"],
+            **({"translated_runs": evidence["translated"], "earlier_runs": evidence["runs"],
+                "translation": dg.MetadataValue.json(evidence)} if evidence else {})})
 
     @dg.asset(partitions_def=rounds, group_name="search", kinds={"pytorch"}, deps=[candidate_mixtures, target_set],
-              pool="gpu")
+              pool=GPU_POOL, op_tags=gpu_op_tags)
     def proxy_runs(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         """One proxy LM per candidate mixture, trained on token windows sampled from ClimbLab's token stores
         by the mixture's weights and scored on the target (search split; the holdout split is recorded for
@@ -74,16 +83,19 @@ def build_search_assets(n_rounds: int) -> list:
 
     @dg.asset(partitions_def=rounds, group_name="search", kinds={"lightgbm", "scikitlearn"}, deps=[proxy_runs])
     def predictor(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-        """The predictor of score from mixture, fitted on every run of rounds 1..r: the paper's LightGBM and
+        """The predictor of score from mixture, fitted on every run of rounds 1..r (and on the earlier search's
+        runs that round 1 translated, `translated_points`): the paper's LightGBM and
         smoother families (ridge, the log-linear mixing law, a Gaussian process), chosen by k-fold
         cross-validated Spearman rank correlation; every family's CV is reported."""
         config, storage = project.config(), project.storage()
         model = fit_round_predictor(int(context.partition_key), storage=storage, config=config)
+        translated = storage.read_json(PREDICTOR, "cv.json", context.partition_key)["translated_points"]
         chosen = next(s for s in model.cv if s.family == model.family)
         context.log.info(f"round {context.partition_key}: {model.family} chosen on {model.n_points} points "
                          f"(CV Spearman {chosen.spearman:.3f})")
         return dg.MaterializeResult(metadata={
-            "family": model.family, "n_points": model.n_points, "cv_spearman": round(float(chosen.spearman), 4),
+            "family": model.family, "n_points": model.n_points, "translated_points": translated,
+            "cv_spearman": round(float(chosen.spearman), 4),
             "cv_mae": round(float(chosen.mae), 5),
             "families": dg.MetadataValue.json({s.family: {"spearman": s.spearman, "mae": s.mae} for s in model.cv})})
 
@@ -97,7 +109,7 @@ def build_search_assets(n_rounds: int) -> list:
         return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"cv_spearman": spearman, "family": cv["family"], "points": cv["n_points"]})
 
-    @dg.asset(group_name="search", kinds={"pytorch"}, deps=[predictor], pool="gpu")
+    @dg.asset(group_name="search", kinds={"pytorch"}, deps=[predictor], pool=GPU_POOL, op_tags=gpu_op_tags)
     def optimal_mixture(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         """The final predictor's argmax among feasible mixtures, verified by a proxy on the held-apart target,
         beside the baselines trained and scored the same way: uniform, token-proportional (the paper's

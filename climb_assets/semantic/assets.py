@@ -4,15 +4,21 @@ import dagster as dg
 
 from climb_assets.corpus.assets import documents
 from climb_assets.corpus_shards import corpus_shards
+from climb_assets.deployment import GPU_POOL, gpu_op_tags
 from climb_assets.engines import EmbedderResource, ProjectResource
 from climb_assets.partitions import shards_partitions
 from resources.climblab import project_tokenizer
 from resources.clustering_store import fit_centroids, write_assignments
+from resources.config import load_config
 from resources.merging import MergeSettings
 from resources.plots import as_markdown, cluster_sizes
 from resources.profiles import write_cluster_profiles, write_super_clusters
 from resources.tokenization import count_tokens
 from resources.vectors import write_embeddings
+
+# The GPU pod of the embedding and K-means steps on Kubernetes, from the configuration read at import
+# ($CLIMB_CONFIG, as definitions.py reads it): the run worker launching step pods loads the same file.
+GPU_OP_TAGS = gpu_op_tags(load_config().deployment)
 
 
 @dg.asset(
@@ -20,7 +26,8 @@ from resources.vectors import write_embeddings
     group_name="semantic",
     kinds={"pytorch", "numpy"},
     deps=[documents],
-    pool="gpu",
+    pool=GPU_POOL,
+    op_tags=GPU_OP_TAGS,
 )
 def embeddings(context: dg.AssetExecutionContext, project: ProjectResource,
                embedder: EmbedderResource) -> dg.MaterializeResult:
@@ -55,7 +62,7 @@ def embeddings(context: dg.AssetExecutionContext, project: ProjectResource,
     )
 
 
-@dg.asset(group_name="semantic", kinds={"faiss", "numpy"}, deps=[embeddings], pool="gpu")
+@dg.asset(group_name="semantic", kinds={"faiss", "numpy"}, deps=[embeddings], pool=GPU_POOL, op_tags=GPU_OP_TAGS)
 def centroids(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
     """Spherical K-means centroids (paper step 2: K_init = 1000, faiss), fitted on a memory-bounded sample
     drawn across every shard's embeddings, on the GPU when faiss's GPU build and CUDA are present.
@@ -71,7 +78,8 @@ def centroids(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
     sizes = cluster_sizes(report.sample_cluster_sizes, title=f"sample documents per centroid (K {report.k})")
     return dg.MaterializeResult(metadata={
         "k": report.k, "k_requested": report.k_requested, "inertia": report.inertia,
-        "sample_size": report.sample_size, "documents": report.documents, "fit_seconds": report.seconds,
+        "mean_distance": report.mean_distance, "sample_size": report.sample_size, "documents": report.documents,
+        "fit_seconds": report.seconds,
         "device": report.device, "warning": report.warning or "",
         "cluster_sizes": dg.MetadataValue.md(as_markdown(sizes, "cluster sizes")),
         "path": dg.MetadataValue.path(report.path),

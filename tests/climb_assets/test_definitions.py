@@ -21,12 +21,13 @@ def test_definitions_load():
         "clusters": "semantic", "super_clusters": "semantic",
         "tokenizer": "climblab", "climblab": "climblab",
         "target_set": "search", "candidate_mixtures": "search", "proxy_runs": "search", "predictor": "search",
-        "optimal_mixture": "search",
+        "optimal_mixture": "search", "climbmix": "climbmix",
     }
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert checks == {("documents", "accounting_balances"), ("embeddings", "embeddings_aligned_and_normalised"),
                       ("quality_scores", "scores_in_range"), ("cluster_assignments", "assignments_complete"),
-                      ("climblab", "climblab_accounted"), ("predictor", "predictor_ranks_mixtures")}
+                      ("climblab", "climblab_accounted"), ("predictor", "predictor_ranks_mixtures"),
+                      ("climbmix", "climbmix_matches_mixture")}
     blocking = {spec.key.name: spec.blocking for c in defs.asset_checks for spec in c.check_specs}
     assert set(blocking) == {k.name for k in graph.asset_check_keys}
     assert all(v for name, v in blocking.items() if name != "predictor_ranks_mixtures")
@@ -35,6 +36,8 @@ def test_definitions_load():
                          ("climb_search_rounds", {"candidate_mixtures", "proxy_runs", "predictor"})):
         keys = {k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.selected_asset_keys}
         assert keys == members
+    # Names fixed by the docs: users start them in the UI and preview them with `dagster sensor preview`.
+    assert {s.name for s in defs.sensors} == {"new_shards_sensor", "recluster_sensor", "search_rounds_sensor"}
 
 
 def test_dg_check_defs():
@@ -68,5 +71,5 @@ def test_cli_phases_follow_partitioning():
         ("shards", ["cluster_assignments"]),
         ("corpus", ["clusters", "super_clusters", "climblab"]),
         ("rounds", ["candidate_mixtures", "proxy_runs", "predictor"]),
-        ("corpus", ["optimal_mixture"]),
+        ("corpus", ["optimal_mixture", "climbmix"]),
     ]
