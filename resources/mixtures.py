@@ -165,7 +165,8 @@ def dirichlet_candidates(token_shares: np.ndarray, *, n: int, seed: int, tempera
     ** temperature renormalised (regmix's alpha; the total concentration is s, whatever K). Weights below
     MIN_WEIGHT are zeroed, the row renormalised and rounded (`clean_weights`), rows beyond a cap rejected, then
     rows already seen or in `exclude` dropped. Rows come in draw order; blocks of BLOCK draws are fixed, so a
-    larger n extends a smaller n's rows. Fewer than n rows come back when max_draws is reached (the caller warns).
+    larger n extends a smaller n's rows, at any n. Fewer than n rows come back when max_draws is reached (the
+    caller warns).
 
     Args:
         token_shares: (K,) tokens per super-cluster or their shares (only ratios matter); 0 keeps a cluster out.
@@ -187,9 +188,11 @@ def dirichlet_candidates(token_shares: np.ndarray, *, n: int, seed: int, tempera
     found: list[np.ndarray] = []
     drawn = 0
     while len(found) < n and drawn < max_draws:
+        # Always a whole BLOCK from the generator, cut to the draws left: the stream never depends on n or
+        # max_draws, so a larger n extends a smaller n's rows at any size.
         size = min(BLOCK, max_draws - drawn)
-        strengths = STRENGTHS[rng.integers(len(STRENGTHS), size=size)]
-        block = clean_weights(sample_dirichlet(strengths[:, None] * prior[None, :], rng))  # (size, K)
+        strengths = STRENGTHS[rng.integers(len(STRENGTHS), size=BLOCK)]
+        block = clean_weights(sample_dirichlet(strengths[:, None] * prior[None, :], rng)[:size])  # (size, K)
         drawn += size
         if caps is not None:
             block = block[is_feasible(block, caps)]

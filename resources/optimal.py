@@ -38,10 +38,26 @@ def _regmix(config: ClimbConfig, storage: Storage, space, limits, workers: int, 
                      space=space, workers=workers)
     runs = run_proxies(jobs, storage=storage, workers=workers, log=log)
     predictor = fit_predictor(weights, np.array([r["search_score"] for r in runs]), seed=config.search.seed)
-    pool = dirichlet_candidates(space.token_shares, n=config.search.pool_size, seed=seed + 1,
-                                temperature=config.search.temperature, caps=limits)
-    top = pool[np.argsort(-predictor.predict(pool))[: min(REGMIX_TOP_K, len(pool))]]
-    return round_to_simplex(top.mean(axis=0)[None, :])[0], runs
+    return regmix_mixture(predictor, token_shares=space.token_shares, caps=limits, seed=seed + 1,
+                          pool_size=config.search.pool_size, temperature=config.search.temperature), runs
+
+
+def regmix_mixture(predictor: Predictor, *, token_shares: np.ndarray, caps: np.ndarray | None, seed: int,
+                   pool_size: int, temperature: float, top_k: int = REGMIX_TOP_K) -> np.ndarray:
+    """RegMix's answer from a fitted predictor: the mean of its top_k mixtures of a Dirichlet pool, rounded.
+
+    Args:
+        predictor: fitted on one round of random candidates (RegMix is one-shot).
+        token_shares: (K,) the pool's Dirichlet prior.
+        caps: (K,) largest weight per cluster, None for none (the mean of feasible rows is feasible).
+        seed: seeds the pool.
+        pool_size: mixtures simulated (RegMix: 1M; CLIMB's pool: 100k).
+        temperature: the pool's prior exponent.
+        top_k: mixtures averaged (RegMix: 100).
+    """
+    pool = dirichlet_candidates(token_shares, n=pool_size, seed=seed, temperature=temperature, caps=caps)
+    top = pool[np.argsort(-predictor.predict(pool))[: min(top_k, len(pool))]]
+    return round_to_simplex(top.mean(axis=0)[None, :])[0]
 
 
 def _plots(space, rounds_weights: list[np.ndarray], optimal: np.ndarray, predicted: np.ndarray,

@@ -264,7 +264,7 @@ def _next_token_loss(model, batch, *, bf16: bool, reduction: str = "mean"):
     return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction=reduction)
 
 
-def _learning_rate(step: int, steps: int, warmup: int, peak: float) -> float:
+def learning_rate_at(step: int, steps: int, warmup: int, peak: float) -> float:
     """Linear warmup over `warmup` steps, then cosine from the peak to MIN_LR_FRACTION of it at the last step."""
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -272,7 +272,7 @@ def _learning_rate(step: int, steps: int, warmup: int, peak: float) -> float:
     return peak * (MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _configure_optimizer(model, config: ProxyConfig):
+def configure_optimizer(model, config: ProxyConfig):
     """AdamW with weight decay on matrices (linear weights, embeddings) only; norms' gains are not decayed."""
     import torch
 
@@ -312,7 +312,7 @@ def train_proxy(*, stores: Mapping[int, TokenStore], weights: Mapping[int, float
         torch.set_num_threads(placement.threads)
     B, T, steps = config.batch_size, config.sequence_length, config.steps
     model = build_model(config, vocab_size=vocab_size).to(placement.device).train()
-    optimizer = _configure_optimizer(model, config)
+    optimizer = configure_optimizer(model, config)
     warmup = max(1, round(config.warmup_fraction * steps))
     rng = np.random.default_rng(config.seed)
     losses = torch.empty(steps, device=placement.device)  # kept on the device: no sync per step
@@ -327,7 +327,7 @@ def train_proxy(*, stores: Mapping[int, TokenStore], weights: Mapping[int, float
             n = min(CHUNK_STEPS, steps - step) * B
             windows = torch.from_numpy(_draw_windows(stores, mixture, n, T + 1, rng))  # (n, T+1)
         for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(step, steps, warmup, config.peak_learning_rate)
+            group["lr"] = learning_rate_at(step, steps, warmup, config.peak_learning_rate)
         row = (step % CHUNK_STEPS) * B
         batch = windows[row : row + B].to(placement.device, non_blocking=True)  # (B, T+1)
         loss = _next_token_loss(model, batch, bf16=bf16)

@@ -157,6 +157,14 @@ def test_candidates_are_deterministic_and_extend_with_n():
     assert np.array_equal(dirichlet_candidates(TWENTY, n=100, seed=3), first[:100])
 
 
+@pytest.mark.parametrize("small, large", [(3, 6), (8, 14), (5, 100)])
+def test_small_n_extends_too(small, large):
+    """Below one block of draws (default max_draws = 100 n < BLOCK) a larger n still extends a smaller n's rows:
+    CLIMB's round 1 of n candidates is then the prefix of a larger batch drawn with the same seed."""
+    rows = dirichlet_candidates(SHARES, n=large, seed=11)
+    assert np.array_equal(dirichlet_candidates(SHARES, n=small, seed=11), rows[:small])
+
+
 def test_exclude_is_honoured():
     """Keys in `exclude` never come back; the rest of the rows are the ones drawn without them."""
     rows = dirichlet_candidates(SHARES, n=400, seed=5)

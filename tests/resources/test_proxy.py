@@ -17,8 +17,8 @@ from resources.proxy import (
     MIN_LR_FRACTION,
     PRESETS,
     ProxyConfig,
-    _learning_rate,
     build_model,
+    learning_rate_at,
     llama_config,
     mean_token_loss,
     mixture_windows,
@@ -129,7 +129,7 @@ def test_invalid_config_raises(changes, message):
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
     """Linear warmup reaches the peak at the end of warmup; cosine ends at 10% of the peak on the last step."""
-    rates = [_learning_rate(s, 100, 5, 1e-3) for s in range(100)]
+    rates = [learning_rate_at(s, 100, 5, 1e-3) for s in range(100)]
     assert rates[0] == pytest.approx(2e-4) and rates[4] == pytest.approx(1e-3) == max(rates)
     assert rates[-1] == pytest.approx(MIN_LR_FRACTION * 1e-3)
     assert all(a >= b for a, b in zip(rates[4:], rates[5:]))
