@@ -116,3 +116,31 @@ def test_unreadable_shard_fails_alone(tmp_path, user_env):
     documents = status["assets"]["documents"]
     assert list(documents["partitions"]) == ["b_good.jsonl"] and documents["metadata"]["kept"] == 1
     assert documents["checks"]["accounting_balances"] == {"passed": 1, "failed": 0, "not_evaluated": 0}
+
+
+class _Exec(Exception):
+    """Raised by the stand-in for os.execvp, carrying the command line `climb ui` would run."""
+
+
+@pytest.mark.parametrize("extra, host", [([], "127.0.0.1"), (["--host", "0.0.0.0"], "0.0.0.0")])
+def test_ui_binds_loopback_unless_host_given(tmp_path, monkeypatch, extra, host):
+    """`climb ui` runs `dagster dev` bound to 127.0.0.1; only an explicit --host widens it."""
+    from climb_assets import cli
+
+    (tmp_path / "x.jsonl").write_text('{"text": "hello there, a document long enough"}\n')
+    config = tmp_path / "climb.yaml"
+    config.write_text("corpus:\n  paths: ['*.jsonl']\n")
+    for name, value in (("CLIMB_CONFIG", config), ("CLIMB_HOME", tmp_path / "home"),
+                        ("DAGSTER_HOME", tmp_path / "dagster_home")):
+        monkeypatch.setenv(name, str(value))  # cmd_ui exports these; monkeypatch restores them
+
+    def execvp(program, command):
+        raise _Exec(command)
+
+    monkeypatch.setattr(cli.os, "execvp", execvp)
+    with pytest.raises(_Exec) as launched:
+        cli.main(["ui", "--port", "3123", *extra])
+    command = launched.value.args[0]
+    assert command[:2] == ["dagster", "dev"]
+    assert command[command.index("-h") + 1] == host and command[command.index("-p") + 1] == "3123"
+    assert (tmp_path / "dagster_home" / "workspace.yaml").exists()
