@@ -20,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from climb_assets.phases import plan_phases
 from resources.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 SHARD_COUNTS = ("input_records", "kept", "filtered", "duplicates", "quarantined")
@@ -127,35 +128,6 @@ def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: st
             raise ClimbError(f"{label}: {_failure_reason(result)} (run {result.run_id})")
         _echo(f"  {label}: ok in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
         return result
-
-
-def plan_phases(graph, keys: set) -> list[tuple[str, list]]:
-    """Group the selected assets into phases of one partitioning each, in dependency order.
-
-    An asset's level is the number of changes of partitioning on its longest path from a root
-    (per-shard -> corpus-wide -> per-shard ...); phases run level by level, corpus-wide first
-    within a level. Returns [(kind, [asset keys])], kind "shards", "corpus" or "rounds" (search rounds,
-    run one after the other).
-    """
-    from climb_assets.partitions import shards_partitions
-
-    def kind(key) -> str:
-        partitions = graph.get(key).partitions_def
-        if partitions is None:
-            return "corpus"
-        return "shards" if partitions == shards_partitions else "rounds"
-
-    level: dict = {}
-    for key in graph.toposorted_asset_keys:
-        parents = [p for p in graph.get(key).parent_keys if p in graph.get_all_asset_keys()]
-        level[key] = max((level[p] + (kind(p) != kind(key)) for p in parents), default=0)
-    phases: list[tuple[str, list]] = []
-    for lvl in sorted({level[k] for k in keys}):
-        for phase_kind in ("corpus", "shards", "rounds"):
-            members = [k for k in graph.toposorted_asset_keys if k in keys and level[k] == lvl and kind(k) == phase_kind]
-            if members:
-                phases.append((phase_kind, members))
-    return phases
 
 
 def _check_executor(instance, config) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from climb_assets.cli import plan_phases
+from climb_assets.phases import plan_phases
 from climb_assets.engines import ProjectResource
 from climb_assets.partitions import CORPUS_JOB, SHARD_JOB, SHARDS
 from resources.clustering_store import CENTROIDS, CorpusGrowth, corpus_growth

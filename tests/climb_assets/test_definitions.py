@@ -60,7 +60,7 @@ def test_broken_configuration_fails_loading_naming_the_key(tmp_path):
 
 def test_cli_phases_follow_partitioning():
     """The CLI runs per-shard and corpus-wide assets in phases that respect every dependency."""
-    from climb_assets.cli import plan_phases
+    from climb_assets.phases import plan_phases
 
     graph = defs.resolve_asset_graph()
     phases = [(kind, [k.to_user_string() for k in keys])
