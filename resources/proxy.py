@@ -380,6 +380,14 @@ def mean_token_loss(model, windows: np.ndarray, *, batch_size: int = 16, device:
     return total / (windows.shape[0] * (windows.shape[1] - 1))
 
 
+def learnt_settings(config: ProxyConfig) -> dict:
+    """The settings that change what a proxy learns: all but device and threads, the learning rate resolved
+    (None and the preset's default are one run)."""
+    settings = {k: v for k, v in asdict(config).items() if k not in RESULT_NEUTRAL_FIELDS}
+    settings["learning_rate"] = config.peak_learning_rate
+    return settings
+
+
 def proxy_key(*, weights: Mapping[int, float], config: ProxyConfig, target_id: str, data_version: str) -> str:
     """Content address of a proxy run (DESIGN section 3): sha256 hex of canonical JSON.
 
@@ -395,8 +403,6 @@ def proxy_key(*, weights: Mapping[int, float], config: ProxyConfig, target_id: s
         data_version: identifies the token stores (e.g. the super_clusters materialisation's data version).
     """
     rounded = {c: round(w, 6) for c, w in _checked_weights(weights, None).items()}
-    settings = {k: v for k, v in asdict(config).items() if k not in RESULT_NEUTRAL_FIELDS}
-    settings["learning_rate"] = config.peak_learning_rate
     payload = {"key_version": KEY_VERSION, "weights": [[c, w] for c, w in rounded.items() if w != 0],
-               "config": settings, "target_id": target_id, "data_version": data_version}
+               "config": learnt_settings(config), "target_id": target_id, "data_version": data_version}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -14,14 +14,14 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow.parquet as pq
 
 from resources.climblab import CLIMBLAB
 from resources.evidence_translation import MIN_MAPPED_SHARE, ClusterOverlap, cluster_overlap, translate_runs
-from resources.proxy import RESULT_NEUTRAL_FIELDS, ProxyConfig
+from resources.proxy import ProxyConfig, learnt_settings
 from resources.storage import Storage
 
 MEMBERSHIP = "cluster_membership"
@@ -54,9 +54,7 @@ class EvidenceTranslation:
 
 def proxy_fingerprint(settings: ProxyConfig) -> str:
     """What proxy scores depend on (every setting but device and threads): scores compare only within one."""
-    fields = {k: v for k, v in asdict(settings).items() if k not in RESULT_NEUTRAL_FIELDS}
-    fields["learning_rate"] = settings.peak_learning_rate
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(learnt_settings(settings), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _quoted(path: str) -> str:
