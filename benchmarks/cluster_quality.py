@@ -2,7 +2,7 @@
 
     python benchmarks/cluster_quality.py [--ag-news-limit N] [--per-source N] [--k-init 64] [--out PATH]
 
-Corpora (../shared/data or $CLIMB_SHARED_DATA; see resources/labelled_corpora.py): AG News test split
+Corpora (../shared/data or $CLIMB_SHARED_DATA; see benchmarks/labelled_corpora.py): AG News test split
 (4 topics; all 7,600 rows, or a seeded class-balanced subset of N) and the six-source corpus of SOURCES.md A2
 (label = source; long texts cut into ~200-word documents; a seeded sample of N documents per source). Each is
 embedded with the default embedder at max_length 128, clustered by spherical K-means at
@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from resources.labelled_corpora import ag_news, data_dir_default, evaluate, source_labelled  # noqa: E402
+from benchmarks.labelled_corpora import ag_news, data_dir_default, evaluate, source_labelled  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {len(documents):,} documents evaluated in {time.perf_counter() - started:.1f} s", flush=True)
     import torch
 
-    from resources.device import resolve_placement
+    from climb.core.device import resolve_placement
 
     placement = resolve_placement()
     report = {

@@ -52,7 +52,7 @@ def encoder_flops(embedder, n_tokens: np.ndarray) -> float:
 
 
 def run(docs: int, max_lengths: list[int], device: str, dtypes: list[str], model: str, batch_size: int) -> dict:
-    from resources.embedding import Embedder, EmbedderSettings
+    from climb.semantic.embedding import Embedder, EmbedderSettings
 
     texts = ag_news_texts(docs)
     rows = []

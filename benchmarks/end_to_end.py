@@ -184,7 +184,7 @@ def _children_cpu_seconds() -> float:
 
 def run_size(size: int, *, until: str | None, executor: str | None, seed: int, work: Path) -> dict:
     sys.path.insert(0, str(REPO))
-    from resources.demo_corpus import generate_demo_corpus
+    from climb.demo.corpus import generate_demo_corpus
 
     home = work / f"size_{size}_{until or 'all'}_{executor or 'default'}"
     manifest = generate_demo_corpus(home / "demo", seed=seed, n_documents=size)

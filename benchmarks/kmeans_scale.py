@@ -58,8 +58,8 @@ def random_unit_vectors(n: int, d: int, seed: int) -> np.ndarray:
 def run_size(n: int, k: int, iterations: int, use_gpu: str, seed: int) -> dict:
     """One size, in the calling process: generate, sample, fit, assign; timings and peak memory."""
     sys.path.insert(0, str(REPO))
-    from resources.clustering import KMeansSettings, _faiss, assign, fit_kmeans, sample_rows
-    from resources.device import available_cpus
+    from climb.semantic.kmeans import KMeansSettings, _faiss, assign, fit_kmeans, sample_rows
+    from climb.core.device import available_cpus
 
     faiss = _faiss()
     rss_imports = peak_rss_mb()

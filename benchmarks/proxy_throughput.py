@@ -45,7 +45,7 @@ VOCAB = 8192
 
 def synthetic_stores(root: Path) -> dict:
     """Two 1M-token stores: documents repeat a 3-5 token pattern, from ids 1-4095 and from 4096-8191."""
-    from resources.token_store import TokenStore, TokenStoreWriter
+    from climb.climblab.token_store import TokenStore, TokenStoreWriter
 
     rng = np.random.default_rng(0)
     stores = {}
@@ -84,7 +84,7 @@ def available_bytes() -> float:
 def measure(preset: str, stores: dict, device: str, precision: str, seconds: float, batch_size: int,
             sequence: int) -> dict:
     """Train one preset for about `seconds` and return its row."""
-    from resources.proxy import ProxyConfig, llama_config, n_parameters, train_proxy
+    from climb.search.proxy import ProxyConfig, llama_config, n_parameters, train_proxy
 
     architecture = ProxyConfig(preset=preset).architecture
     counts = n_parameters(llama_config(architecture, vocab_size=VOCAB))
@@ -121,7 +121,7 @@ def measure(preset: str, stores: dict, device: str, precision: str, seconds: flo
 def run(presets: list[str], device_choice: str, seconds: float, cpu_bf16: bool, batch_size: int, sequence: int) -> dict:
     import torch
 
-    from resources.device import resolve_placement
+    from climb.core.device import resolve_placement
 
     placement = resolve_placement(device_choice, "float32")
     device = placement.device

@@ -23,8 +23,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from resources.labelled_corpora import ag_news, data_dir_default, purity  # noqa: E402
-from resources.merging import MergeSettings, merge_clusters  # noqa: E402
+from benchmarks.labelled_corpora import ag_news, data_dir_default, purity  # noqa: E402
+from climb.semantic.merging import MergeSettings, merge_clusters  # noqa: E402
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "purity_ceiling.json")
     args = parser.parse_args(argv)
-    from resources.embedding import Embedder, EmbedderSettings
+    from climb.semantic.embedding import Embedder, EmbedderSettings
 
     documents = ag_news(data_dir_default())
     texts, labels = [d.text for d in documents], [d.label for d in documents]

@@ -42,8 +42,8 @@ from benchmarks.search_quality_data import CorpusSpec, TargetSpec, build_labs  #
 from benchmarks.search_quality_lib import allocate_rounds, paired, spearman_by_round, summarise  # noqa: E402
 from benchmarks.search_quality_methods import Climb, Setting, doremi, fixed, random_batch  # noqa: E402
 from benchmarks.search_quality_runs import Scheduler  # noqa: E402
-from resources.labelled_corpora import data_dir_default  # noqa: E402
-from resources.proxy import ProxyConfig  # noqa: E402
+from benchmarks.labelled_corpora import data_dir_default  # noqa: E402
+from climb.search.proxy import ProxyConfig  # noqa: E402
 
 RESULTS, CACHE = REPO / "benchmarks" / "results", REPO / "benchmarks" / ".cache"
 MAIN = ["uniform", "token_proportional", "doremi", "best_of_n", "regmix", "climb_best_run", "climb"]

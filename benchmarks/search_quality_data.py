@@ -1,14 +1,14 @@
 """Corpora, held-apart targets and ClimbLabs for benchmarks/search_quality.py, built with the engines, cached.
 
-A corpus is the six-source labelled corpus or AG News (resources/labelled_corpora.py). Each target takes
+A corpus is the six-source labelled corpus or AG News (benchmarks/labelled_corpora.py). Each target takes
 documents of one or two labels out of the corpus before anything is built (never seen by the embedder,
 the clustering, the tokenizer or the proxies), then splits them by document into a search half and a
-held-apart verification half (resources.targets.split_holdout) cut into token windows.
+held-apart verification half (climb.search.targets.split_holdout) cut into token windows.
 
 A ClimbLab here is what the search needs of paper steps 1-5 without Dagster: embeddings (all-MiniLM-L6-v2,
-max_length 128) -> spherical K-means (resources.clustering) -> Ward merge (resources.merging, the paper's
-threshold cut or a target count) -> a byte-level BPE (resources.tokenization) -> one token store per
-super-cluster (resources.token_store). Everything lands under <cache>/<corpus>-<settings hash>/, so reruns
+max_length 128) -> spherical K-means (climb.semantic.kmeans) -> Ward merge (climb.semantic.merging, the paper's
+threshold cut or a target count) -> a byte-level BPE (climb.climblab.tokenization) -> one token store per
+super-cluster (climb.climblab.token_store). Everything lands under <cache>/<corpus>-<settings hash>/, so reruns
 skip it; a merge cut is a subfolder, so the super-cluster ablation reuses the embeddings and fine clusters.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resources.labelled_corpora import LabelledDocument, ag_news, source_labelled
+from benchmarks.labelled_corpora import LabelledDocument, ag_news, source_labelled
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,9 @@ def _array_hash(path: Path) -> str:
 
 def _prepare_fine(spec: CorpusSpec, documents: list[LabelledDocument], folder: Path) -> dict:
     """Embeddings, fine clusters, tokenizer and per-document token counts (cached in `folder`)."""
-    from resources.clustering import KMeansSettings, assign, fit_kmeans
-    from resources.embedding import Embedder, EmbedderSettings
-    from resources.tokenization import count_tokens, save_tokenizer, train_bpe
+    from climb.semantic.kmeans import KMeansSettings, assign, fit_kmeans
+    from climb.semantic.embedding import Embedder, EmbedderSettings
+    from climb.climblab.tokenization import count_tokens, save_tokenizer, train_bpe
 
     done = folder / "fine.json"
     if not done.exists():
@@ -137,8 +137,8 @@ def _prepare_fine(spec: CorpusSpec, documents: list[LabelledDocument], folder: P
 
 
 def _write_targets(spec: CorpusSpec, texts: dict[str, list[str]], folder: Path, tokenizer) -> tuple[dict, dict]:
-    from resources.targets import split_holdout, text_windows
-    from resources.tokenization import eos_id
+    from climb.search.targets import split_holdout, text_windows
+    from climb.climblab.tokenization import eos_id
 
     folders, ids = {}, {}
     for name, docs in texts.items():
@@ -171,9 +171,9 @@ def build_labs(spec: CorpusSpec, *, data_dir: Path, cache: Path,
         cache: the benchmark's cache root.
         cuts: merge cuts wanted.
     """
-    from resources.merging import MergeSettings, merge_clusters
-    from resources.token_store import TokenStoreWriter
-    from resources.tokenization import encode_batch, eos_id, load_tokenizer
+    from climb.semantic.merging import MergeSettings, merge_clusters
+    from climb.climblab.token_store import TokenStoreWriter
+    from climb.climblab.tokenization import encode_batch, eos_id, load_tokenizer
 
     documents, texts = hold_apart(corpus_documents(spec, data_dir), spec.targets, spec.seed)
     folder = cache / f"{spec.name}-{_digest(asdict(spec))}"

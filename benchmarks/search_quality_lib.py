@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 
-from resources.mixtures import UNITS, clean_weights, is_feasible, sample_dirichlet
+from climb.search.mixtures import UNITS, clean_weights, is_feasible, sample_dirichlet
 
 RANDOM_INIT_STREAM = 7  # uniform-random round 1 draws from default_rng((seed, 7))
 

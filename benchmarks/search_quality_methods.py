@@ -2,10 +2,10 @@
 
 Per (lab, seed): `random_batch` trains `budget` random Dirichlet candidates (the engine's round 1 drawn with
 n = budget, so CLIMB's round 1 is their first rows: one paired draw, trained once) and gives RegMix one-shot
-(predictor on the batch, mean of its top 100 of a pool; resources.optimal.regmix_mixture) and Best@N (the
+(predictor on the batch, mean of its top 100 of a pool; climb.search.optimal.regmix_mixture) and Best@N (the
 batch's best by search score); `fixed` gives uniform and token-proportional; `doremi` gives DoReMi.
-Per (lab, target, seed): `Climb` runs the engine's rounds (resources.search.round_candidates), refits the
-predictor after each (resources.predictor.fit_predictor) and verifies the final argmax (argmax_mixture).
+Per (lab, target, seed): `Climb` runs the engine's rounds (climb.search.rounds.round_candidates), refits the
+predictor after each (climb.search.predictor.fit_predictor) and verifies the final argmax (argmax_mixture).
 Every chosen mixture is verified by a proxy with the same settings and seed, scored on the holdout split.
 """
 
@@ -18,11 +18,11 @@ import numpy as np
 from benchmarks.search_quality_data import Lab
 from benchmarks.search_quality_lib import target_weight, uniform_random_candidates
 from benchmarks.search_quality_runs import Job, Scheduler
-from resources.mixtures import feasibility_caps, is_feasible, round_to_simplex
-from resources.optimal import regmix_mixture
-from resources.predictor import argmax_mixture, fit_predictor
-from resources.proxy import ProxyConfig
-from resources.search import round_candidates, round_seed
+from climb.search.mixtures import feasibility_caps, is_feasible, round_to_simplex
+from climb.search.optimal import regmix_mixture
+from climb.search.predictor import argmax_mixture, fit_predictor
+from climb.search.proxy import ProxyConfig
+from climb.search.rounds import round_candidates, round_seed
 
 REGMIX_POOL_SEED = 999  # RegMix's simulation pool: round_seed(seed, 999), apart from every CLIMB round
 

@@ -2,7 +2,7 @@
 
 Training a proxy does not depend on the target, so a job trains once and scores every target it names
 (mean next-token loss on each target's search and holdout windows; score = -loss). Results are
-content-addressed like the pipeline's (resources.proxy.proxy_key over mixture, proxy settings and data
+content-addressed like the pipeline's (climb.search.proxy.proxy_key over mixture, proxy settings and data
 version; target "multi") in <cache>/runs/<key>.json, with scores merged per target id, so a mixture trained
 for one method, seed and target is never trained again for another.
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resources.proxy import ProxyConfig, proxy_key
+from climb.search.proxy import ProxyConfig, proxy_key
 
 log = logging.getLogger(__name__)
 MULTI_TARGET = "multi-target/1"  # proxy_key's target_id: scores for any number of targets share one training
@@ -68,7 +68,7 @@ def doremi_weights(stores: dict, reference_weights: dict[int, float], config: Pr
     import torch
     import torch.nn.functional as F
 
-    from resources.proxy import GRAD_CLIP, build_model, configure_optimizer, learning_rate_at, train_proxy
+    from climb.search.proxy import GRAD_CLIP, build_model, configure_optimizer, learning_rate_at, train_proxy
 
     ids = sorted(stores)
     reference, ref_training = train_proxy(stores=stores, weights=reference_weights, config=config,
@@ -118,8 +118,8 @@ def run_job(job: Job) -> dict:
     """Train and score one job (in a worker process: everything is read from disk)."""
     import time
 
-    from resources.proxy import mean_token_loss, train_proxy
-    from resources.token_store import TokenStore
+    from climb.search.proxy import mean_token_loss, train_proxy
+    from climb.climblab.token_store import TokenStore
 
     started = time.perf_counter()
     weights = {c: w for c, w in job.weights.items() if w > 0}

@@ -21,7 +21,7 @@ from pathlib import Path
 import dagster as dg
 
 from climb_assets.phases import plan_phases
-from resources.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from climb.core import DEFAULT_CONFIG_PATH, ConfigError, load_config
 
 SHARD_COUNTS = ("input_records", "kept", "filtered", "duplicates", "quarantined")
 # No executor here: the code location's (deployment.executor; auto: $CLIMB_EXECUTOR, else multiprocess from 8 CPUs).
@@ -87,7 +87,7 @@ def _selection(defs: dg.Definitions, until: str | None, select: str | None) -> s
 def sync_shards(instance: dg.DagsterInstance, config) -> list:
     """Register every shard the corpus paths match; forget registered shards whose file is gone."""
     from climb_assets.partitions import SHARDS
-    from resources.documents import config_shards
+    from climb.corpus import config_shards
 
     shards = config_shards(config)
     wanted = [s.key for s in shards]
@@ -181,8 +181,8 @@ def shard_totals(instance, defs) -> dict:
 
 def _climbmix_line(config) -> str | None:
     """One line on the committed ClimbMix export, or None before one exists."""
-    from resources.climbmix_export import CLIMBMIX, SUMMARY
-    from resources.storage import Storage
+    from climb.climbmix import CLIMBMIX, SUMMARY
+    from climb.core import Storage
 
     storage = Storage(config.storage_root)
     path = storage.partition_path(CLIMBMIX)
@@ -212,7 +212,7 @@ def _print_summary(config, totals: dict) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from climb_assets.deployment import EXECUTOR_ENV
-    from resources.demo_corpus import DemoManifest, generate_demo_corpus
+    from climb.demo import DemoManifest, generate_demo_corpus
 
     home = args.home or os.environ.get("CLIMB_HOME") or str(Path.cwd() / "climb_home")
     demo_dir = Path(home) / "demo"
@@ -264,9 +264,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Sample ClimbLab at the optimal mixture into --out (atomically), in the chosen formats, with its card."""
     import logging
 
-    from resources.climbmix import FORMATS, ExportSettings
-    from resources.climbmix_export import export_to_directory
-    from resources.storage import Storage
+    from climb.climbmix import FORMATS, ExportSettings
+    from climb.climbmix import export_to_directory
+    from climb.core import Storage
 
     config = load_config(args.config, home=args.home)
     formats = None

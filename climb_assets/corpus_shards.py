@@ -3,7 +3,7 @@
 import dagster as dg
 
 from climb_assets.partitions import SHARDS
-from resources.storage import Storage
+from climb.core import Storage
 
 
 def corpus_shards(context: dg.AssetExecutionContext, storage: Storage, *, needs: tuple[str, ...]) -> list[str]:

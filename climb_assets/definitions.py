@@ -10,7 +10,7 @@ from climb_assets.corpus.assets import documents, quality_scores
 from climb_assets.corpus.checks import accounting_balances, scores_in_range
 from climb_assets.corpus.sensors import new_shards_sensor
 from climb_assets.deployment import executor_for, gpu_op_tags
-from climb_assets.engines import EmbedderResource, ProjectResource
+from resources import EmbedderResource, ProjectResource
 from climb_assets.partitions import CORPUS_JOB, ROUND_JOB, SHARD_JOB, shards_partitions
 from climb_assets.search.assets import build_search_assets
 from climb_assets.search.sensors import build_search_rounds_sensor
@@ -21,7 +21,7 @@ from climb_assets.climbmix.checks import climbmix_matches_mixture
 from climb_assets.semantic.assets import centroids, cluster_assignments, clusters, embeddings, super_clusters
 from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
 from climb_assets.semantic.sensors import build_recluster_sensor
-from resources.config import load_config
+from climb.core import load_config
 
 
 

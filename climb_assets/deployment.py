@@ -16,7 +16,7 @@ import os
 
 import dagster as dg
 
-from resources.config import ConfigError, DeploymentConfig
+from climb.core import ConfigError, DeploymentConfig
 
 EXECUTOR_ENV = "CLIMB_EXECUTOR"  # read when `deployment.executor` is auto
 # auto picks multiprocess from this many CPUs: each step process imports torch and the graph (seconds),

@@ -1,0 +1,11 @@
+"""The Dagster resources of the project: configuration and storage, the embedder and the proxy trainer.
+
+Each holds primitive fields (shown in the UI, from `dg.EnvVar` where the environment sets them) and hands
+back plain engines from the `climb` package.
+"""
+
+from resources.embedder import EmbedderResource
+from resources.project import ProjectResource
+from resources.proxy_trainer import ProxyTrainerResource
+
+__all__ = ["EmbedderResource", "ProjectResource", "ProxyTrainerResource"]

@@ -40,7 +40,7 @@ def climb_env(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def demo_corpus(tmp_path_factory):
     """The demo corpus (seed 0), generated once per session."""
-    from resources.demo_corpus import generate_demo_corpus
+    from climb.demo.corpus import generate_demo_corpus
 
     out = tmp_path_factory.mktemp("demo")
     return generate_demo_corpus(out, seed=0)

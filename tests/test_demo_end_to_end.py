@@ -12,8 +12,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from resources.demo_corpus import DemoManifest
-from resources.token_store import TokenStore
+from climb.demo.corpus import DemoManifest
+from climb.climblab.token_store import TokenStore
 
 
 def climb(*args: str, env: dict) -> subprocess.CompletedProcess:

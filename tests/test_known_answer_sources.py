@@ -27,7 +27,7 @@ target: {text: ["target/*.jsonl"], holdout_fraction: 0.3, max_windows: 128}
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
-    from resources.labelled_corpora import source_labelled
+    from benchmarks.labelled_corpora import source_labelled
 
     root = tmp_path_factory.mktemp("sources")
     docs = source_labelled(shared_data(), per_source=200, words_per_document=150, seed=0)

@@ -3,9 +3,9 @@
 import dagster as dg
 
 from climb_assets.corpus_shards import corpus_shards
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.semantic.assets import super_clusters
-from resources.climblab import build_tokenizer, project_tokenizer, write_climblab
+from climb.climblab import build_tokenizer, project_tokenizer, write_climblab
 
 
 @dg.asset(group_name="climblab", kinds={"huggingface"}, deps=["documents"])

@@ -3,9 +3,9 @@
 import dagster as dg
 
 from climb_assets.climblab.assets import climblab
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import SHARDS
-from resources.climblab import verify_climblab
+from climb.climblab import verify_climblab
 
 
 @dg.asset_check(asset=climblab, blocking=True,

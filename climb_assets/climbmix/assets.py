@@ -3,9 +3,9 @@
 import dagster as dg
 
 from climb_assets.climblab.assets import climblab
-from climb_assets.engines import ProjectResource
-from resources.climbmix import ExportSettings
-from resources.climbmix_export import materialise_climbmix
+from resources import ProjectResource
+from climb.climbmix import ExportSettings
+from climb.climbmix import materialise_climbmix
 
 
 def _clusters_markdown(rows: list[dict]) -> str:

@@ -3,9 +3,9 @@
 import dagster as dg
 
 from climb_assets.climbmix.assets import climbmix
-from climb_assets.engines import ProjectResource
-from resources.climbmix import BUDGET_TOLERANCE, WEIGHT_TOLERANCE
-from resources.climbmix_export import CLIMBMIX, verify_export
+from resources import ProjectResource
+from climb.climbmix import BUDGET_TOLERANCE, WEIGHT_TOLERANCE
+from climb.climbmix import CLIMBMIX, verify_export
 
 
 @dg.asset_check(asset=climbmix, blocking=True,

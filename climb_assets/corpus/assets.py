@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from climb_assets.engines import EmbedderResource, ProjectResource
+from resources import EmbedderResource, ProjectResource
 from climb_assets.partitions import SHARDS, shards_partitions
-from resources.config import ConfigError
-from resources.documents import COUNT_FIELDS, config_shards, locate_shard, write_documents
-from resources.quality_store import rater_specs, trained_raters, write_quality_scores
-from resources.readers import UnreadableFileError
+from climb.core import ConfigError
+from climb.corpus import COUNT_FIELDS, config_shards, locate_shard, write_documents
+from climb.quality import rater_specs, trained_raters, write_quality_scores
+from climb.corpus import UnreadableFileError
 
 
 def _reasons_table(reasons: dict[str, int]) -> dg.MetadataValue:

@@ -3,10 +3,10 @@
 import dagster as dg
 
 from climb_assets.corpus.assets import documents, quality_scores
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import shards_partitions
-from resources.documents import verify_accounting
-from resources.quality_store import verify_quality_scores
+from climb.corpus import verify_accounting
+from climb.quality import verify_quality_scores
 
 
 @dg.asset_check(asset=documents, blocking=True, partitions_def=shards_partitions,

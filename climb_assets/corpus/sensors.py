@@ -4,10 +4,10 @@ import json
 
 import dagster as dg
 
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import SHARD_JOB, SHARDS, shards_partitions
-from resources.config import ConfigError
-from resources.documents import config_shards
+from climb.core import ConfigError
+from climb.corpus import config_shards
 
 INGEST = ("documents", "embeddings", "quality_scores")
 

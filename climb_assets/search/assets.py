@@ -8,12 +8,12 @@ Rounds are partitions ("1", "2", ...): materialise round 1, look at it, then rou
 import dagster as dg
 
 from climb_assets.deployment import GPU_POOL
-from climb_assets.engines import ProjectResource
-from resources.climblab import project_tokenizer
-from resources.optimal import choose_optimal
-from resources.plots import as_markdown
-from resources.search import PREDICTOR, fit_round_predictor, propose_candidates, run_round
-from resources.search_target import prepare_target
+from resources import ProjectResource
+from climb.climblab import project_tokenizer
+from climb.search import choose_optimal
+from climb.core import as_markdown
+from climb.search import PREDICTOR, fit_round_predictor, propose_candidates, run_round
+from climb.search import prepare_target
 
 POOR_SPEARMAN = 0.3  # below this the predictor ranks mixtures little better than chance
 

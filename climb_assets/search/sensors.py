@@ -5,13 +5,13 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import CORPUS_JOB, ROUND_JOB
-from resources.climblab import CLIMBLAB, TOKENIZER
-from resources.optimal import OPTIMAL
-from resources.search import PREDICTOR, search_space
-from resources.search_target import TARGET
-from resources.storage import Storage
+from climb.climblab import CLIMBLAB, TOKENIZER
+from climb.search import OPTIMAL
+from climb.search import PREDICTOR, search_space
+from climb.search import TARGET
+from climb.core import Storage
 
 
 def _round_done(storage: Storage, round_number: int, data_version: str, after: float) -> dict | None:

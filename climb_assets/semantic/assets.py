@@ -5,16 +5,16 @@ import dagster as dg
 from climb_assets.corpus.assets import documents
 from climb_assets.corpus_shards import corpus_shards
 from climb_assets.deployment import GPU_POOL, gpu_op_tags
-from climb_assets.engines import EmbedderResource, ProjectResource
+from resources import EmbedderResource, ProjectResource
 from climb_assets.partitions import shards_partitions
-from resources.climblab import project_tokenizer
-from resources.clustering_store import fit_centroids, write_assignments
-from resources.config import load_config
-from resources.merging import MergeSettings
-from resources.plots import as_markdown, cluster_sizes
-from resources.profiles import write_cluster_profiles, write_super_clusters
-from resources.tokenization import count_tokens
-from resources.vectors import write_embeddings
+from climb.climblab import project_tokenizer
+from climb.semantic import fit_centroids, write_assignments
+from climb.core import load_config
+from climb.semantic import MergeSettings
+from climb.core import as_markdown, cluster_sizes
+from climb.semantic import write_cluster_profiles, write_super_clusters
+from climb.climblab import count_tokens
+from climb.semantic import write_embeddings
 
 # The GPU pod of the embedding and K-means steps on Kubernetes, from the configuration read at import
 # ($CLIMB_CONFIG, as definitions.py reads it): the run worker launching step pods loads the same file.

@@ -2,11 +2,11 @@
 
 import dagster as dg
 
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import shards_partitions
 from climb_assets.semantic.assets import cluster_assignments, embeddings
-from resources.clustering_store import verify_assignments
-from resources.vectors import verify_embeddings
+from climb.semantic import verify_assignments
+from climb.semantic import verify_embeddings
 
 
 @dg.asset_check(asset=embeddings, blocking=True, partitions_def=shards_partitions,

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import dagster as dg
 
 from climb_assets.phases import plan_phases
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import CORPUS_JOB, SHARD_JOB, SHARDS
-from resources.clustering_store import CENTROIDS, CorpusGrowth, corpus_growth
-from resources.config import ReclusterConfig
-from resources.storage import Storage
+from climb.semantic import CENTROIDS, CorpusGrowth, corpus_growth
+from climb.core import ReclusterConfig
+from climb.core import Storage
 
 
 def _measured(growth: CorpusGrowth, rules: ReclusterConfig) -> tuple[list[str], str]:

@@ -16,9 +16,9 @@ from benchmarks.search_quality_lib import (
     target_weight,
     uniform_random_candidates,
 )
-from resources.labelled_corpora import LabelledDocument
-from resources.mixtures import dirichlet_candidates, feasibility_caps, is_feasible
-from resources.search import round_candidates
+from benchmarks.labelled_corpora import LabelledDocument
+from climb.search.mixtures import dirichlet_candidates, feasibility_caps, is_feasible
+from climb.search.rounds import round_candidates
 
 
 @pytest.mark.parametrize("total, ratio, expected", [

@@ -6,7 +6,7 @@ import dagster as dg
 
 from climb_assets.climbmix.assets import climbmix
 from climb_assets.climbmix.checks import climbmix_matches_mixture
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from tests.resources.test_climbmix import build_climblab_storage
 
 

@@ -20,11 +20,11 @@ from dagster_k8s.job import (DagsterK8sJobConfig, UserDefinedDagsterK8sConfig, c
 
 from climb_assets.definitions import defs
 from climb_assets.deployment import EXECUTOR_ENV, GPU_RESOURCE, executor_for, executor_name, gpu_op_tags
-from resources.config import ConfigError, DeploymentConfig, GpuPodConfig
+from climb.core.config import ConfigError, DeploymentConfig, GpuPodConfig
 from tests.conftest import REPO
 
 GPU_STEPS = {"embeddings", "centroids", "proxy_runs", "optimal_mixture"}
-DEMO_GPU_LIMITS = {"cpu": "8", "memory": "32Gi", GPU_RESOURCE: "1"}  # climb_assets/demo/climb.yaml
+DEMO_GPU_LIMITS = {"cpu": "8", "memory": "32Gi", GPU_RESOURCE: "1"}  # climb/demo/climb.yaml
 
 
 def step_pod(op_tags, deployment: DeploymentConfig):
@@ -134,7 +134,7 @@ def test_unknown_executor_in_environment_is_an_error(monkeypatch):
 def test_cli_refuses_k8s_without_a_k8s_run_launcher():
     """`climb run` orchestrates locally: with executor k8s and no K8sRunLauncher it stops, saying so."""
     from climb_assets.cli import ClimbError, _check_executor
-    from resources.config import load_config
+    from climb.core.config import load_config
 
     config = load_config().model_copy(update={"deployment": DeploymentConfig(executor="k8s")})
     with dg.DagsterInstance.ephemeral() as instance, pytest.raises(ClimbError, match="no K8sRunLauncher"):

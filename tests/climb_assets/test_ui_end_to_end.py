@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from resources.config import DEFAULT_CONFIG_PATH
-from resources.demo_corpus import SHARD_NAMES, generate_demo_corpus
+from climb.core.config import DEFAULT_CONFIG_PATH
+from climb.demo.corpus import SHARD_NAMES, generate_demo_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 LOCATION = {"repositoryLocationName": "climb", "repositoryName": "__repository__"}

@@ -8,10 +8,10 @@ import pytest
 
 from climb_assets.corpus.assets import documents
 from climb_assets.corpus.checks import accounting_balances
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import SHARDS
-from resources.documents import config_shards
-from resources.storage import Storage
+from climb.corpus.documents import config_shards
+from climb.core.storage import Storage
 
 
 def _write_config(tmp_path, corpus_glob: str) -> ProjectResource:

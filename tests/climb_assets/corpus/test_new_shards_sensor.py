@@ -8,7 +8,7 @@ import sys
 import dagster as dg
 
 from climb_assets.corpus.sensors import new_shards_sensor
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import SHARDS
 from tests.conftest import REPO
 

@@ -10,12 +10,12 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import CORPUS_JOB, ROUND_JOB
-from resources.climblab import CLIMBLAB, TOKENIZER
-from resources.optimal import OPTIMAL
-from resources.search import PREDICTOR, search_space
-from resources.search_target import TARGET
+from climb.climblab.build import CLIMBLAB, TOKENIZER
+from climb.search.optimal import OPTIMAL
+from climb.search.rounds import PREDICTOR, search_space
+from climb.search.target_set import TARGET
 from tests.conftest import REPO
 
 

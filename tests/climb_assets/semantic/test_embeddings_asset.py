@@ -6,12 +6,12 @@ import pytest
 
 from climb_assets.corpus.assets import documents
 from climb_assets.corpus.checks import accounting_balances
-from climb_assets.engines import EmbedderResource, ProjectResource
+from resources import EmbedderResource, ProjectResource
 from climb_assets.partitions import SHARDS
 from climb_assets.semantic.assets import embeddings
 from climb_assets.semantic.checks import embeddings_aligned_and_normalised
-from resources.demo_corpus import generate_demo_corpus
-from resources.documents import config_shards
+from climb.demo.corpus import generate_demo_corpus
+from climb.corpus.documents import config_shards
 
 ASSETS = [documents, embeddings, accounting_balances, embeddings_aligned_and_normalised]
 

@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from climb_assets.engines import ProjectResource
+from resources import ProjectResource
 from climb_assets.partitions import CORPUS_JOB, SHARD_JOB, SHARDS
-from resources.clustering_store import fit_centroids, write_assignments
-from resources.config import ClusteringConfig
+from climb.semantic.clustering import fit_centroids, write_assignments
+from climb.core.config import ClusteringConfig
 from tests.conftest import REPO
 
 DIM, PER_SHARD = 16, 120

@@ -1,0 +1,201 @@
+"""ClimbLab: the clustered, pruned corpus (paper step 5), and the project tokenizer it is tokenized with.
+
+`<root>/climblab/`:
+- `cluster_id=<n>/part-<shard index>.parquet`: id, text, cluster_id, fine_cluster_id, the four raters,
+  token_count — Hive-partitioned, readable with pyarrow, DuckDB and `datasets`;
+- `clusters.parquet`: one row per super-cluster (id, label, keywords, documents, tokens, rater means,
+  member fine clusters);
+- `pruned.parquet`: every kept document that pruning removed (id, shard, fine cluster, reason);
+- `_token_stores/cluster_id=<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
+  the leading underscore keeps them out of Parquet dataset discovery.
+`<root>/tokenizer/`: the tokenizer (trained byte-level BPE or the user's), loadable with AutoTokenizer.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from climb.core.config import TokenizerConfig
+from climb.semantic.pruning import RATERS
+from climb.core.storage import Storage
+from climb.climblab.token_store import TokenStore, TokenStoreWriter
+from climb.climblab.tokenization import encode_batch, eos_id, load_tokenizer, save_tokenizer, train_bpe
+
+CLIMBLAB = "climblab"
+TOKENIZER = "tokenizer"
+TOKEN_STORES = "_token_stores"
+SHARE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class ClimbLabReport:
+    clusters: list[dict]
+    documents: int
+    pruned_documents: int
+    tokens: int
+    seconds: float
+    path: str
+
+
+# ---- tokenizer ---------------------------------------------------------------------------------------
+def build_tokenizer(*, storage: Storage, shard_keys: Sequence[str], config: TokenizerConfig, seed: int = 0,
+                    log: logging.Logger | None = None) -> dict:
+    """Train a byte-level BPE on a sample of the kept documents, or load the configured one; commit it.
+
+    Args:
+        storage: holds `documents` and receives `tokenizer`.
+        shard_keys: the shards to sample from.
+        config: vocabulary size and sample size, or a path.
+        seed: orders the sample (documents are taken by a hash of their id salted with the seed).
+        log: progress messages.
+    """
+    started = time.perf_counter()
+    if config.path:
+        tokenizer, source, sample = load_tokenizer(config.path), config.path, 0
+    else:
+        files = ", ".join(f"'{storage.uri(storage.require('documents', k))}/documents.parquet'" for k in sorted(shard_keys))
+        con = storage.duckdb()
+        texts = [r[0] for r in con.execute(
+            f"SELECT text FROM read_parquet([{files}]) ORDER BY hash(id || '{seed}'), id LIMIT {config.sample_documents}"
+        ).fetchall()]
+        con.close()
+        tokenizer = train_bpe(texts, vocab_size=config.train_vocab_size, min_frequency=config.min_frequency)
+        source, sample = f"byte-level BPE trained on {len(texts):,} documents", len(texts)
+    local = tempfile.mkdtemp(prefix="climb-tokenizer-")
+    try:
+        save_tokenizer(tokenizer, local)
+        with storage.write_partition(TOKENIZER) as writer:
+            writer.put_folder(local)
+            info = {"source": source, "vocab_size": tokenizer.get_vocab_size(), "eos_id": eos_id(tokenizer),
+                    "sample_documents": sample, "seconds": round(time.perf_counter() - started, 3)}
+            writer.write_json("stats.json", info)
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+    return {**info, "path": storage.require(TOKENIZER)}
+
+
+@functools.lru_cache(maxsize=4)
+def _load_committed(path: str, version: str):
+    return load_tokenizer(path)
+
+
+def project_tokenizer(storage: Storage):
+    """The committed tokenizer (cached per committed version)."""
+    path = storage.require(TOKENIZER)
+    if not storage.is_local:
+        local = tempfile.mkdtemp(prefix="climb-tokenizer-")
+        storage.fs.get(path + "/", local, recursive=True)
+        path = local
+    return _load_committed(path, storage.manifest(TOKENIZER)["version"])
+
+
+# ---- ClimbLab ----------------------------------------------------------------------------------------
+def _shard_rows(storage: Storage, key: str, fine_to_super: np.ndarray) -> pa.Table:
+    """The kept documents of a shard with their fine and super cluster, raters and token count (aligned by order)."""
+    documents = storage.read_table("documents", "documents.parquet", key, columns=["id", "text"])
+    assignments = storage.read_table("cluster_assignments", "assignments.parquet", key)
+    quality = storage.read_table("quality_scores", "quality_scores.parquet", key)
+    if not (documents.column("id").equals(assignments.column("id")) and documents.column("id").equals(quality.column("id"))):
+        raise ValueError(f"{key}: documents, cluster_assignments and quality_scores are not aligned; "
+                         "re-materialise the shard")
+    fine = assignments.column("fine_cluster_id").to_numpy()
+    return pa.table({
+        "id": documents.column("id"), "text": documents.column("text"),
+        "cluster_id": pa.array(fine_to_super[fine], pa.int32()), "fine_cluster_id": assignments.column("fine_cluster_id"),
+        **{r: quality.column(r) for r in RATERS}, "token_count": assignments.column("token_count"),
+    })
+
+
+def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer,
+                   log: logging.Logger | None = None) -> ClimbLabReport:
+    """Write ClimbLab: Parquet per super-cluster and shard, token stores, clusters.parquet, pruned.parquet.
+
+    Args:
+        storage: holds every upstream asset and receives `climblab`.
+        shard_keys: the shards of the corpus.
+        tokenizer: the project tokenizer (token stores).
+        log: progress per shard.
+    """
+    log = log or logging.getLogger(__name__)
+    started = time.perf_counter()
+    mapping = storage.read_table("super_clusters", "fine_to_super.parquet").to_pylist()
+    fine_to_super = np.full(len(mapping), -1, dtype=np.int32)
+    for row in mapping:
+        if row["super_cluster_id"] is not None:
+            fine_to_super[row["fine_cluster_id"]] = row["super_cluster_id"]
+    supers = storage.read_table("super_clusters", "super_clusters.parquet").to_pylist()
+    reasons = {r["fine_cluster_id"]: r["prune_reason"] for r in storage.read_table("clusters", "clusters.parquet").to_pylist()}
+    local = None if storage.is_local else tempfile.mkdtemp(prefix="climb-token-stores-")
+    pruned: list[dict] = []
+    with storage.write_partition(CLIMBLAB) as writer:
+        base = f"{writer.path if local is None else local}/{TOKEN_STORES}"
+        stores = {s["cluster_id"]: TokenStoreWriter(f"{base}/cluster_id={s['cluster_id']}",
+                                                    vocab_size=tokenizer.get_vocab_size(), eos_id=eos_id(tokenizer))
+                  for s in supers}
+        for index, key in enumerate(sorted(shard_keys)):
+            rows = _shard_rows(storage, key, fine_to_super)
+            cluster = rows.column("cluster_id").to_numpy()
+            for sid in np.unique(cluster[cluster >= 0]):
+                part = rows.filter(pc.equal(rows.column("cluster_id"), int(sid)))
+                writer.write_table(f"cluster_id={sid}/part-{index:05d}.parquet", part)
+                for ids in encode_batch(tokenizer, part.column("text").to_pylist()):
+                    stores[int(sid)].add(ids)
+            for row in rows.filter(pc.equal(rows.column("cluster_id"), -1)).select(["id", "fine_cluster_id"]).to_pylist():
+                pruned.append({"id": row["id"], "shard": key, "fine_cluster_id": row["fine_cluster_id"],
+                               "reason": reasons[row["fine_cluster_id"]]})
+            log.info(f"climblab: {key} done ({index + 1}/{len(shard_keys)})")
+        infos = {sid: store.close() for sid, store in stores.items()}
+        if local is not None:
+            writer.put_folder(local)
+        else:  # written in place: record the files in the manifest
+            writer.files.extend(f"{TOKEN_STORES}/cluster_id={sid}/{name}" for sid in infos
+                                for name in ("tokens.bin", "offsets.npy", "meta.json"))
+        for s in supers:
+            s["store_tokens"] = infos[s["cluster_id"]].n_tokens  # includes one end-of-text token per document
+        writer.write_table("clusters.parquet", pa.Table.from_pylist(supers))
+        writer.write_table("pruned.parquet", pa.Table.from_pylist(
+            pruned, schema=pa.schema([("id", pa.string()), ("shard", pa.string()), ("fine_cluster_id", pa.int32()),
+                                      ("reason", pa.string())])))
+    if local is not None:
+        shutil.rmtree(local, ignore_errors=True)
+    return ClimbLabReport(clusters=supers, documents=sum(s["documents"] for s in supers), pruned_documents=len(pruned),
+                          tokens=sum(s["tokens"] for s in supers), seconds=round(time.perf_counter() - started, 3),
+                          path=storage.require(CLIMBLAB))
+
+
+def token_store(storage: Storage, cluster_id: int) -> TokenStore:
+    """The memory-mapped token store of one super-cluster (local storage)."""
+    return TokenStore(f"{storage.require(CLIMBLAB)}/{TOKEN_STORES}/cluster_id={cluster_id}")
+
+
+def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, dict]:
+    """Every kept, unpruned document in exactly one super-cluster; pruned ones accounted; shares sum to 1."""
+    path = storage.require(CLIMBLAB)
+    con = storage.duckdb()
+    counts = dict(con.execute(
+        f"SELECT cluster_id, count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet', "
+        f"hive_partitioning=false) GROUP BY 1").fetchall())
+    unique_ids = con.execute(
+        f"SELECT count(DISTINCT id), count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet')").fetchone()
+    con.close()
+    clusters = storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist()
+    pruned = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["id"]).num_rows
+    kept_documents = sum(storage.read_json("documents", "stats.json", key)["kept"] for key in shard_keys)
+    share = sum(c["token_share"] for c in clusters)
+    per_cluster = all(counts.get(c["cluster_id"], 0) == c["documents"] for c in clusters)
+    details = {"documents_in_climblab": int(unique_ids[1]), "distinct_ids": int(unique_ids[0]), "pruned": pruned,
+               "kept_documents": kept_documents, "token_share_sum": round(share, 12),
+               "cluster_counts_match_profiles": per_cluster}
+    passed = (unique_ids[0] == unique_ids[1] and unique_ids[1] + pruned == kept_documents and per_cluster
+              and abs(share - 1.0) <= SHARE_TOLERANCE * max(1, len(clusters)) * 10)
+    return passed, details

@@ -1,0 +1,127 @@
+"""The dataset card (README.md) of a ClimbMix export: what it holds, how it was made, how to check it.
+
+The YAML front matter names the Parquet (and tokenized JSONL) files as Hugging Face `configs`, so
+`datasets.load_dataset(<export folder>)` finds them as well as `load_dataset("parquet", data_dir=<export>/parquet)`.
+The checksums block is in `sha256sum` format: `sha256sum -c` on it, from the export folder, checks every file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import yaml
+
+CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$", re.MULTILINE)
+PAPER = ("CLIMB: CLustering-based Iterative Data Mixture Bootstrapping for Language Model Pre-training, "
+         "arXiv 2504.13161")
+
+
+def card_checksums(card: str) -> dict[str, str]:
+    """File name -> sha256 from a card's checksums block."""
+    return {name: sha for sha, name in CHECKSUM_LINE.findall(card)}
+
+
+def _front_matter(summary: dict) -> str:
+    configs = []
+    if summary["outputs"].get("parquet"):
+        configs.append({"config_name": "default", "data_files": [{"split": "train", "path": "parquet/*.parquet"}]})
+    if summary["outputs"].get("jsonl"):
+        configs.append({"config_name": "tokenized",
+                        "data_files": [{"split": "train", "path": "jsonl/*.tokenized.jsonl"}]})
+    meta = {"tags": ["climb", "climbmix", "data-mixture"], "configs": configs}
+    return "---\n" + yaml.safe_dump(meta, sort_keys=True) + "---\n"
+
+
+def _cluster_table(rows: list[dict]) -> str:
+    lines = ["| super-cluster | label | optimal weight | realised weight | tokens | documents | epochs | "
+             "available tokens | shortfall | limit |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['cluster_id']} | {r['label']} | {r['weight']:.4f} | {r['realised_weight']:.4f} | "
+                     f"{r['tokens']:,} | {r['documents']:,} | {r['epochs']:.2f} | {r['available_tokens']:,} | "
+                     f"{r['shortfall']:,} | {r['limit'] or ''} |")
+    return "\n".join(lines)
+
+
+def _formats(summary: dict) -> str:
+    outputs, parts = summary["outputs"], []
+    if outputs.get("parquet"):
+        parts.append(f"- **Parquet** (`parquet/`, {len(outputs['parquet'])} file(s)): `text`, `cluster_id`, "
+                     "`token_count`, every drawn document in one seeded shuffled order.\n"
+                     "  `datasets.load_dataset(\"parquet\", data_dir=\"<this folder>/parquet\")`")
+    if outputs.get("jsonl"):
+        parts.append(f"- **Tokenized JSONL** (`jsonl/part_*.tokenized.jsonl`, {len(outputs['jsonl'])} file(s)): "
+                     "`cluster_id`, `tokens`, `token_count` per line (the released ClimbMix layout), ids of the "
+                     "tokenizer below without special tokens, in the same order as the Parquet files.")
+    if outputs.get("megatron"):
+        blend = outputs["megatron"]
+        parts.append("- **Megatron-LM indexed datasets** (`megatron/cluster_<k>_text_document.bin/.idx`, "
+                     "MMIDIDX version 1, one sequence per document ending with the end-of-text id): one per "
+                     "super-cluster, weighted by realised token share (`megatron/blend.json`). From this folder:\n"
+                     f"  `--data-path {blend['data_path']}`")
+    return "\n".join(parts)
+
+
+def render_card(summary: dict, *, summary_sha256: str) -> str:
+    """The card's markdown.
+
+    Args:
+        summary: the export's climbmix.json content (climb.climbmix.export.write_export).
+        summary_sha256: climbmix.json's checksum (listed with the data files').
+    """
+    settings, totals, tokenizer = summary["settings"], summary["totals"], summary["tokenizer"]
+    shortfalls = "\n".join(f"- {w}" for w in summary["warnings"]) or "- none: every cluster met its target"
+    checksums = "\n".join(f"{f['sha256']}  {name}" for name, f in sorted(summary["files"].items()))
+    checksums += f"\n{summary_sha256}  climbmix.json"
+    provenance = summary["optimal_mixture"]
+    score = provenance.get("observed_holdout_score")
+    score = f"{score:.4f}" if isinstance(score, (int, float)) else "not recorded"
+    return f"""{_front_matter(summary)}
+# ClimbMix export
+
+Documents sampled from ClimbLab's super-clusters at the optimal mixture that CLIMB's iterative search found
+({PAPER}), up to a budget of {totals['budget']:,} tokens.
+
+**{totals['tokens']:,} tokens in {totals['documents']:,} documents** ({totals['budget_error'] * 100:+.2f}% of the
+budget). Whole documents only; a super-cluster short of tokens repeats at most {settings['max_epochs']} times
+(epochs), and what it still lacks is listed under shortfalls, never taken from other super-clusters.
+
+- seed: {settings['seed']} (same seed and inputs: byte-identical files)
+- tokenizer: {tokenizer['source']}, vocabulary {tokenizer['vocab_size']:,}, end-of-text id {tokenizer['eos_id']}
+  (token counts exclude special tokens)
+- optimal mixture: predictor `{provenance.get('predictor_family')}`, observed holdout score {score}
+
+## Super-clusters
+
+{_cluster_table(summary['clusters'])}
+
+## Shortfalls and warnings
+
+{shortfalls}
+
+## Files
+
+{_formats(summary)}
+
+## Configuration
+
+Export settings:
+
+```json
+{json.dumps(settings, indent=2, sort_keys=True)}
+```
+
+<details><summary>Project configuration</summary>
+
+```json
+{json.dumps(summary['config'], indent=2, sort_keys=True)}
+```
+
+</details>
+
+## Checksums (sha256)
+
+```text
+{checksums}
+```
+"""

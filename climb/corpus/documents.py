@@ -1,0 +1,105 @@
+"""The documents of one shard, written to storage with their accounting.
+
+Files of partition `<root>/documents/<shard>/`:
+- `documents.parquet`: kept documents (id, text, shard, row, content_hash, n_chars, n_words, metadata fields);
+- `removed.parquet`: filtered and duplicate records, with reason and detail;
+- `quarantine.parquet`: unusable records (shard, file, row, reason, detail, raw snippet);
+- `stats.json`: the accounting (input_records, kept, filtered, duplicates, quarantined, reasons).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow.parquet as pq
+
+from climb.core.config import ClimbConfig, ConfigError
+from climb.corpus.ingest import (
+    CONTENT_INDEX_CACHE,
+    ShardAccount,
+    content_index_path,
+    ingest_settings,
+    ingest_shard,
+    reader_options,
+    shard_fingerprint,
+)
+from climb.corpus.shards import Shard, discover_shards
+from climb.core.storage import Storage
+
+ASSET = "documents"
+COUNT_FIELDS = ("input_records", "kept", "filtered", "duplicates", "quarantined")
+
+
+@dataclass(frozen=True)
+class ShardReport:
+    shard: Shard
+    account: ShardAccount
+    seconds: float
+    path: str
+
+
+def config_shards(config: ClimbConfig) -> list[Shard]:
+    return discover_shards(config.corpus, config_dir=config.config_dir, storage_root=config.storage_root)
+
+
+def locate_shard(config: ClimbConfig, key: str) -> Shard:
+    """The shard of a partition key, or a ConfigError saying it no longer matches the corpus paths."""
+    for shard in config_shards(config):
+        if shard.key == key:
+            return shard
+    raise ConfigError(f"shard {key!r} is not among the files that corpus.paths matches now (was it removed?)")
+
+
+def write_documents(
+    shard: Shard,
+    *,
+    config: ClimbConfig,
+    storage: Storage,
+    earlier_shards: Sequence[Shard],
+    log: logging.Logger | None = None,
+) -> ShardReport:
+    """Ingest one shard and commit its partition (replacing any earlier one).
+
+    Args:
+        shard: the input file to ingest.
+        config: the project configuration (reader options, normalisation, filters).
+        storage: where the partition and the content-index cache go.
+        earlier_shards: the shards that come before this one in key order (deduplication).
+        log: progress messages.
+    """
+    options, settings = reader_options(config.corpus), ingest_settings(config.corpus)
+    earlier = [(s.key, content_index_path(storage, s, options, settings, log)) for s in sorted(earlier_shards)]
+    result = ingest_shard(shard, options=options, settings=settings, storage=storage,
+                          earlier_index_paths=earlier, log=log)
+    storage.write_cache_table(CONTENT_INDEX_CACHE, shard_fingerprint(shard, options, settings), result.content_index)
+    stats = {**result.account.to_dict(), "shard": shard.key, "file": shard.uri, "format": shard.format,
+             "seconds": round(result.seconds, 3)}
+    with storage.write_partition(ASSET, shard.key) as writer:
+        writer.write_table("documents.parquet", result.documents)
+        writer.write_table("removed.parquet", result.removed)
+        writer.write_table("quarantine.parquet", result.quarantine)
+        writer.write_json("stats.json", stats)
+    return ShardReport(shard, result.account, result.seconds, storage.require(ASSET, shard.key))
+
+
+def verify_accounting(storage: Storage, shard_key: str) -> tuple[bool, dict]:
+    """Re-read what was committed: the identity holds and every file has the rows the stats claim."""
+    stats = storage.read_json(ASSET, "stats.json", shard_key)
+    path = storage.require(ASSET, shard_key)
+
+    def rows(name: str) -> int:
+        with storage.fs.open(f"{path}/{name}", "rb") as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
+
+    removed = storage.read_table(ASSET, "removed.parquet", shard_key, columns=["reason"]).column("reason").to_pylist()
+    observed = {
+        "kept": rows("documents.parquet"),
+        "quarantined": rows("quarantine.parquet"),
+        "duplicates": sum(r.startswith("duplicate:") for r in removed),
+        "filtered": sum(r.startswith("filter:") for r in removed),
+    }
+    identity = stats["input_records"] == sum(stats[k] for k in COUNT_FIELDS[1:])
+    files_agree = all(observed[k] == stats[k] for k in observed)
+    return identity and files_agree, {**{k: stats[k] for k in COUNT_FIELDS}, "rows_in_files": observed}

@@ -1,0 +1,317 @@
+"""Ingestion: one shard's records become documents, each accounted for.
+
+Every input record ends in exactly one of four places (the accounting identity
+`input_records == kept + filtered + duplicates + quarantined`):
+- quarantined: unusable (a `quarantine:*` reason from the reader, empty text, a reused id);
+- filtered: usable but outside the length filters (`filter:<bound>`);
+- duplicate: the same normalised text occurred earlier (`duplicate:exact`), where "earlier" is
+  the global order (shard key, row), so the first occurrence wins whatever order shards are
+  ingested in;
+- kept.
+
+Cross-shard deduplication reads each earlier shard's content index (hash, id, row of its
+first occurrences), a small Parquet file cached under the storage root by the shard's
+fingerprint, and joins it with DuckDB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+
+from climb.core.config import CorpusConfig
+from climb.corpus.readers import DUPLICATE_ID, EMPTY_TEXT, RawRecord, ReaderOptions, UnreadableFileError, read_shard
+from climb.corpus.shards import Shard
+from climb.core.storage import Storage
+
+DUPLICATE = "duplicate:exact"
+CONTENT_INDEX_CACHE = "content_index"
+PROGRESS_EVERY_SECONDS = 10.0
+INDEX_SCHEMA = pa.schema([("content_hash", pa.string()), ("id", pa.string()), ("row", pa.int64())])
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """Normalisation and length filters (see CorpusConfig); None disables a bound."""
+
+    normalization: str = "NFC"
+    min_chars: int | None = 20
+    max_chars: int | None = None
+    min_words: int | None = 3
+    max_words: int | None = None
+
+
+@dataclass
+class ShardAccount:
+    """Where each input record of a shard went, with a counter per reason."""
+
+    input_records: int = 0
+    kept: int = 0
+    filtered: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def balanced(self) -> bool:
+        return self.input_records == self.kept + self.filtered + self.duplicates + self.quarantined
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["reasons"] = dict(sorted(self.reasons.items()))
+        return out
+
+
+@dataclass
+class IngestResult:
+    documents: pa.Table
+    removed: pa.Table  # filtered and duplicate records, with reason and detail
+    quarantine: pa.Table
+    content_index: pa.Table  # this shard's own first occurrences (cached for later shards)
+    account: ShardAccount
+    seconds: float
+
+
+def reader_options(corpus: CorpusConfig) -> ReaderOptions:
+    text_field = corpus.text_field if isinstance(corpus.text_field, str) else tuple(corpus.text_field)
+    return ReaderOptions(
+        text_field=text_field,
+        id_field=corpus.id_field,
+        metadata_fields=tuple(corpus.metadata_fields),
+        txt_mode=corpus.txt_mode,
+        csv_header=corpus.csv.header,
+        csv_columns=tuple(corpus.csv.columns) if corpus.csv.columns else None,
+        csv_delimiter=corpus.csv.delimiter,
+        max_record_bytes=corpus.max_record_bytes,
+    )
+
+
+def ingest_settings(corpus: CorpusConfig) -> IngestSettings:
+    f = corpus.filters
+    return IngestSettings(corpus.normalization, f.min_chars, f.max_chars, f.min_words, f.max_words)
+
+
+def normalize_text(text: str, form: str) -> str:
+    """Unicode normal form, Unix newlines, no surrounding whitespace."""
+    if form != "none":
+        text = unicodedata.normalize(form, text)
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def content_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def length_filter_reason(text: str, n_words: int, settings: IngestSettings) -> str | None:
+    """The first length bound the text breaks, as `filter:<bound>`, or None."""
+    checks = (
+        ("min_chars", settings.min_chars, len(text) < (settings.min_chars or 0)),
+        ("max_chars", settings.max_chars, settings.max_chars is not None and len(text) > settings.max_chars),
+        ("min_words", settings.min_words, n_words < (settings.min_words or 0)),
+        ("max_words", settings.max_words, settings.max_words is not None and n_words > settings.max_words),
+    )
+    for name, bound, broken in checks:
+        if bound is not None and broken:
+            return f"filter:{name}"
+    return None
+
+
+class _ShardTables:
+    """Row buffers of the four outcomes."""
+
+    def __init__(self, shard: Shard, metadata_fields: Sequence[str]):
+        self.shard = shard
+        self.metadata_fields = list(metadata_fields)
+        self.kept: list[dict] = []
+        self.removed: list[dict] = []
+        self.quarantine: list[dict] = []
+        self.account = ShardAccount()
+
+    def quarantine_record(self, row: int, reason: str, detail: str, raw: str) -> None:
+        self.quarantine.append(
+            {"shard": self.shard.key, "file": self.shard.uri, "row": row, "reason": reason, "detail": detail, "raw": raw}
+        )
+        self.account.quarantined += 1
+        self.account.reasons[reason] += 1
+
+    def remove(self, doc: dict, reason: str, detail: str) -> None:
+        self.removed.append(
+            {"id": doc["id"], "shard": self.shard.key, "row": doc["row"], "reason": reason, "detail": detail,
+             "content_hash": doc["content_hash"]}
+        )
+        if reason == DUPLICATE:
+            self.account.duplicates += 1
+        else:
+            self.account.filtered += 1
+        self.account.reasons[reason] += 1
+
+
+def _accept(tables: _ShardTables, record: RawRecord, settings: IngestSettings, seen: dict[str, dict],
+            seen_ids: set[str]) -> None:
+    """Route one record to quarantine, removed (filter or in-shard duplicate) or the candidates."""
+    if record.reason is not None:
+        tables.quarantine_record(record.row, record.reason, record.detail, record.raw)
+        return
+    text = normalize_text(record.text or "", settings.normalization)
+    if not text:
+        tables.quarantine_record(record.row, EMPTY_TEXT, "text is empty or whitespace", record.raw)
+        return
+    n_words = len(text.split())
+    doc_id = record.doc_id if record.doc_id is not None else f"{tables.shard.key}:{record.row}"
+    doc = {"id": doc_id, "text": text, "shard": tables.shard.key, "row": record.row,
+           "content_hash": content_hash(text), "n_chars": len(text), "n_words": n_words, **record.metadata}
+    reason = length_filter_reason(text, n_words, settings)
+    if reason is not None:
+        tables.remove(doc, reason, f"{len(text)} chars, {n_words} words")
+    elif doc["content_hash"] in seen:
+        first = seen[doc["content_hash"]]
+        tables.remove(doc, DUPLICATE, f"same text as {first['id']} ({tables.shard.key} row {first['row']})")
+    elif doc_id in seen_ids:
+        tables.quarantine_record(record.row, DUPLICATE_ID, f"id {doc_id!r} is used by an earlier document",
+                                 record.raw)
+    else:
+        seen[doc["content_hash"]] = doc
+        seen_ids.add(doc_id)
+        tables.kept.append(doc)
+
+
+def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Sequence[tuple[str, str]]):
+    """For this shard's candidates: the first earlier occurrence of each hash, and reused ids."""
+    if not earlier_index_paths or index.num_rows == 0:
+        return {}, set()
+    con = storage.duckdb()
+    con.register("candidates", index)
+    sources = " UNION ALL ".join(
+        f"SELECT content_hash, id, row, {i} AS shard_order, '{key.replace(chr(39), chr(39) * 2)}' AS shard "
+        f"FROM read_parquet('{path.replace(chr(39), chr(39) * 2)}')"
+        for i, (key, path) in enumerate(earlier_index_paths)
+    )
+    con.execute(f"CREATE TEMP VIEW earlier AS {sources}")
+    # An entry whose id an even earlier shard used was quarantined (duplicate_id) there, so it is no
+    # first occurrence: only entries in the first shard to use their id count.
+    con.execute(
+        "CREATE TEMP VIEW first_use AS SELECT * FROM earlier "
+        "QUALIFY shard_order = min(shard_order) OVER (PARTITION BY id)"
+    )
+    by_hash = con.execute(
+        "SELECT c.content_hash, arg_min(e.id, (e.shard_order, e.row)), arg_min(e.shard, (e.shard_order, e.row)), "
+        "min_by(e.row, (e.shard_order, e.row)) FROM candidates c JOIN first_use e USING (content_hash) GROUP BY 1"
+    ).fetchall()
+    reused_ids = con.execute("SELECT DISTINCT c.id FROM candidates c JOIN earlier e USING (id)").fetchall()
+    con.close()
+    return {h: (doc_id, shard, row) for h, doc_id, shard, row in by_hash}, {r[0] for r in reused_ids}
+
+
+def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _schemas(metadata_fields: Sequence[str]) -> tuple[pa.Schema, pa.Schema, pa.Schema]:
+    documents = pa.schema(
+        [("id", pa.string()), ("text", pa.string()), ("shard", pa.string()), ("row", pa.int64()),
+         ("content_hash", pa.string()), ("n_chars", pa.int64()), ("n_words", pa.int64())]
+        + [(name, pa.string()) for name in metadata_fields]
+    )
+    removed = pa.schema(
+        [("id", pa.string()), ("shard", pa.string()), ("row", pa.int64()), ("reason", pa.string()),
+         ("detail", pa.string()), ("content_hash", pa.string())]
+    )
+    quarantine = pa.schema(
+        [("shard", pa.string()), ("file", pa.string()), ("row", pa.int64()), ("reason", pa.string()),
+         ("detail", pa.string()), ("raw", pa.string())]
+    )
+    return documents, removed, quarantine
+
+
+def ingest_shard(
+    shard: Shard,
+    *,
+    options: ReaderOptions,
+    settings: IngestSettings,
+    storage: Storage,
+    earlier_index_paths: Sequence[tuple[str, str]] = (),
+    log: logging.Logger | None = None,
+) -> IngestResult:
+    """Read, validate, normalise, filter and deduplicate one shard (DESIGN section 3; issue: foundation).
+
+    Args:
+        shard: the input file.
+        options: what to read from each record.
+        settings: normalisation and length filters.
+        storage: used for DuckDB over the earlier shards' content indexes.
+        earlier_index_paths: (shard key, Parquet path) of every shard before this one in key order.
+        log: progress every few seconds.
+    """
+    log = log or logging.getLogger(__name__)
+    started = last_report = time.perf_counter()
+    tables = _ShardTables(shard, options.metadata_fields)
+    seen: dict[str, dict] = {}
+    seen_ids: set[str] = set()
+    for record in read_shard(shard, options):
+        tables.account.input_records += 1
+        _accept(tables, record, settings, seen, seen_ids)
+        if time.perf_counter() - last_report > PROGRESS_EVERY_SECONDS:
+            last_report = time.perf_counter()
+            rate = tables.account.input_records / (last_report - started)
+            log.info(f"{shard.key}: {tables.account.input_records:,} records read ({rate:,.0f}/s)")
+    content_index = _table([{"content_hash": d["content_hash"], "id": d["id"], "row": d["row"]} for d in tables.kept],
+                           INDEX_SCHEMA)
+    earlier_hashes, reused_ids = _earlier_matches(storage, content_index, earlier_index_paths)
+    candidates, tables.kept = tables.kept, []
+    for doc in candidates:
+        first = earlier_hashes.get(doc["content_hash"])
+        if first is not None:
+            tables.remove(doc, DUPLICATE, f"same text as {first[0]} ({first[1]} row {first[2]})")
+        elif doc["id"] in reused_ids:
+            tables.quarantine_record(doc["row"], DUPLICATE_ID, f"id {doc['id']!r} is used in an earlier shard", "")
+        else:
+            tables.kept.append(doc)
+    tables.account.kept = len(tables.kept)
+    documents_schema, removed_schema, quarantine_schema = _schemas(options.metadata_fields)
+    return IngestResult(
+        documents=_table(tables.kept, documents_schema),
+        removed=_table(tables.removed, removed_schema),
+        quarantine=_table(tables.quarantine, quarantine_schema),
+        content_index=content_index,
+        account=tables.account,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def shard_fingerprint(shard: Shard, options: ReaderOptions, settings: IngestSettings, storage_fs=None) -> str:
+    """Changes when the file or anything that changes how it is read changes."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(shard.uri)
+    if fs.isdir(path):
+        file_keys = sorted((p, fs.ukey(p)) for p in fs.find(path))
+    else:
+        file_keys = [(path, fs.ukey(path))]
+    payload = json.dumps([shard.uri, shard.format, file_keys, asdict(options), asdict(settings)], sort_keys=True,
+                         default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def content_index_path(storage: Storage, shard: Shard, options: ReaderOptions, settings: IngestSettings,
+                       log: logging.Logger | None = None) -> str:
+    """The cached content index of a shard, built (by ingesting it in memory) when missing or stale."""
+    key = shard_fingerprint(shard, options, settings)
+    path = f"{storage.cache_dir(CONTENT_INDEX_CACHE)}/{key}.parquet"
+    if not storage.fs.exists(path):
+        (log or logging.getLogger(__name__)).info(f"building the content index of earlier shard {shard.key}")
+        try:
+            index = ingest_shard(shard, options=options, settings=settings, storage=storage).content_index
+        except UnreadableFileError as err:
+            # That shard fails its own partition; it contributes no document, so nothing here is its duplicate.
+            (log or logging.getLogger(__name__)).warning(f"earlier shard {shard.key} is unreadable: {err}")
+            index = INDEX_SCHEMA.empty_table()
+        storage.write_cache_table(CONTENT_INDEX_CACHE, key, index)
+    return storage.uri(path)

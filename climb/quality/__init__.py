@@ -1,0 +1,5 @@
+"""Quality stage: the paper's four raters (heuristic, fastText or trained LightGBM) on a 0-5 scale."""
+
+from climb.quality.store import rater_specs, trained_raters, verify_quality_scores, write_quality_scores
+
+__all__ = ["rater_specs", "trained_raters", "verify_quality_scores", "write_quality_scores"]

@@ -1,0 +1,135 @@
+"""Proxy runs as jobs: train one proxy on a mixture, score it on both target splits, cache the result.
+
+A job is plain data (picklable), so a round's runs fan out over processes here and over pods on a
+cluster. Results are content-addressed: `<root>/_cache/proxy_runs/<key>.json`, with the key a hash of
+(mixture, proxy settings, target, data version), so a resumed or repeated round never trains the
+same proxy twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import time
+import uuid
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from climb.core.device import available_cpus
+from climb.search.proxy import ProxyConfig, mean_token_loss, train_proxy
+from climb.core.storage import Storage
+
+CACHE = "proxy_runs"
+
+
+@dataclass(frozen=True)
+class ProxyJob:
+    key: str  # content address (climb.search.proxy.proxy_key)
+    weights: dict[int, float]  # super-cluster id -> weight
+    store_folders: dict[int, str]  # super-cluster id -> token store folder
+    vocab_size: int
+    proxy: ProxyConfig
+    target_folder: str  # the committed target_set
+    tokenizer_folder: str  # the committed tokenizer
+    label: str = ""  # what the run is for (round 2 #5, baseline uniform, ...)
+    meta: dict = field(default_factory=dict)
+
+
+def _score(model, target, tokenizer, device: str) -> tuple[float, dict]:
+    from climb.search.targets import combine, score_multiple_choice
+
+    metrics: dict[str, float] = {}
+    if target.text_windows is not None:
+        metrics["text"] = mean_token_loss(model, target.text_windows, device=device)
+    for name, items in target.benchmarks.items():
+        result = score_multiple_choice(model, tokenizer, items, device=device)
+        metrics[name] = result[target.metrics[name]]
+        metrics[f"{name}_acc"], metrics[f"{name}_acc_norm"] = result["acc"], result["acc_norm"]
+    return combine(metrics, target.parts), metrics
+
+
+def run_proxy_job(job: ProxyJob) -> dict:
+    """Train and score one proxy (runs in a worker process: reads everything from disk)."""
+    from climb.core.device import resolve_placement
+    from climb.search.target_set import load_target
+    from climb.climblab.token_store import TokenStore
+    from climb.climblab.tokenization import load_tokenizer
+
+    started = time.perf_counter()
+    stores = {cid: TokenStore(folder) for cid, folder in job.store_folders.items() if job.weights.get(cid, 0) > 0}
+    weights = {cid: w for cid, w in job.weights.items() if w > 0}
+    model, training = train_proxy(stores=stores, weights=weights, config=job.proxy, vocab_size=job.vocab_size)
+    device = resolve_placement(job.proxy.device).device
+    tokenizer = load_tokenizer(job.tokenizer_folder)
+    result = {"key": job.key, "label": job.label, "weights": {str(k): v for k, v in job.weights.items()},
+              "training": asdict(training), **job.meta}
+    for split in ("search", "holdout"):
+        score, metrics = _score(model, load_target(job.target_folder, split), tokenizer, device)
+        result[f"{split}_score"], result[f"{split}_metrics"] = score, metrics
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _cached(storage: Storage, key: str) -> dict | None:
+    path = f"{storage.cache_dir(CACHE)}/{key}.json"
+    if not storage.fs.exists(path):
+        return None
+    with storage.fs.open(path, "r") as handle:
+        return json.load(handle)
+
+
+def _store(storage: Storage, result: dict) -> None:
+    path = f"{storage.cache_dir(CACHE)}/{result['key']}.json"
+    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
+    with storage.fs.open(temporary, "w") as handle:
+        json.dump(result, handle, indent=1, sort_keys=True)
+    storage.fs.mv(temporary, path)
+
+
+def default_workers(device: str) -> int:
+    """One worker per CPU on the CPU (each single-threaded); one on a GPU (the GPU is the bottleneck)."""
+    return 1 if device == "cuda" else max(1, available_cpus())
+
+
+def run_proxies(jobs: list[ProxyJob], *, storage: Storage, workers: int,
+                log: logging.Logger | None = None) -> list[dict]:
+    """Every job's result, from the cache or freshly trained in parallel worker processes.
+
+    Args:
+        jobs: the runs; results come back in this order, each with `reused` true when cached.
+        storage: the cache of results.
+        workers: processes to train in (spawned: CUDA-safe).
+        log: one line per finished run.
+    """
+    log = log or logging.getLogger(__name__)
+    results: dict[str, dict] = {}
+    todo = []
+    for job in jobs:
+        cached = _cached(storage, job.key)
+        if cached is not None:
+            results[job.key] = {**cached, "label": job.label, **job.meta, "reused": True}
+        elif job.key not in {j.key for j in todo}:
+            todo.append(job)
+    if todo:
+        log.info(f"training {len(todo)} proxies ({len(jobs) - len(todo)} reused from the cache) on {workers} worker(s)")
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context) as pool:
+            futures = {pool.submit(run_proxy_job, job): job for job in todo}
+            for done, future in enumerate(as_completed(futures), start=1):
+                result = future.result()
+                _store(storage, result)
+                results[result["key"]] = {**result, "reused": False}
+                training = result["training"]
+                log.info(f"proxy {done}/{len(todo)} [{result['label']}]: search score {result['search_score']:.4f}, "
+                         f"final train loss {training['final_loss']:.3f}, {training['tokens_per_second']:,.0f} tokens/s")
+    return [{**results[job.key], "label": job.label, **job.meta} for job in jobs]
+
+
+def job_threads(workers: int) -> int:
+    return max(1, available_cpus() // max(workers, 1))
+
+
+def tokenizer_folder(storage: Storage) -> str:
+    return str(Path(storage.require("tokenizer")))

@@ -1,0 +1,91 @@
+"""The embeddings of one shard, written beside their ids and checked against the documents.
+
+Files of partition `<root>/embeddings/<shard>/`:
+- `embeddings.npy`: (N, dim) float16 unit vectors, row i = document i of `documents.parquet`;
+- `ids.parquet`: id and n_tokens (tokens embedded, after truncation) per row;
+- `stats.json`: model, resolved model folder, dim, device, dtype, max length, throughput.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from climb.core.config import EmbeddingConfig
+from climb.semantic.embedding import Embedder, EmbedderSettings
+from climb.core.storage import Storage
+
+ASSET = "embeddings"
+DOCUMENTS = "documents"
+NORM_TOLERANCE = 1e-2  # float16 storage keeps norms within ~1e-3 of 1
+
+
+@dataclass(frozen=True)
+class EmbeddingReport:
+    count: int
+    dim: int
+    model: str
+    device: str
+    dtype: str
+    max_length: int
+    docs_per_second: float
+    tokens_per_second: float
+    tokens: int
+    seconds: float
+    path: str
+
+
+def embedder_settings(config: EmbeddingConfig, *, device: str | None = None) -> EmbedderSettings:
+    """Engine settings from the configuration; `device` overrides the file (deployment placement)."""
+    return EmbedderSettings(
+        model=config.model, max_length=config.max_length, batch_size=config.batch_size,
+        device=device or config.device, dtype=config.dtype, trust_remote_code=config.trust_remote_code,
+        threads=config.threads,
+    )
+
+
+def write_embeddings(shard_key: str, *, storage: Storage, embedder: Embedder,
+                     log: logging.Logger | None = None) -> EmbeddingReport:
+    """Embed the kept documents of one shard and commit the partition (replacing any earlier one).
+
+    Args:
+        shard_key: the shard (partition key of `documents`).
+        storage: where `documents` was written and `embeddings` goes.
+        embedder: the loaded model.
+        log: progress messages.
+    """
+    documents = storage.read_table(DOCUMENTS, "documents.parquet", shard_key, columns=["id", "text"])
+    result = embedder.embed(documents.column("text").to_pylist(), log=log)
+    placement = embedder.placement
+    report = EmbeddingReport(
+        count=len(result.vectors), dim=embedder.dim, model=embedder.settings.model, device=placement.name,
+        dtype=placement.dtype, max_length=embedder.max_length, docs_per_second=round(result.docs_per_second, 2),
+        tokens_per_second=round(result.tokens_per_second, 1), tokens=int(result.n_tokens.sum()),
+        seconds=round(result.seconds, 3), path="",
+    )
+    with storage.write_partition(ASSET, shard_key) as writer:
+        writer.write_array("embeddings.npy", result.vectors)
+        writer.write_table("ids.parquet", pa.table({"id": documents.column("id"), "n_tokens": result.n_tokens}))
+        writer.write_json("stats.json", {**asdict(report), "settings": asdict(embedder.settings)})
+    return EmbeddingReport(**{**asdict(report), "path": storage.require(ASSET, shard_key)})
+
+
+def verify_embeddings(storage: Storage, shard_key: str) -> tuple[bool, dict]:
+    """One finite unit vector per kept document, in the documents' order (reads the committed files)."""
+    ids = storage.read_table(ASSET, "ids.parquet", shard_key, columns=["id"]).column("id")
+    document_ids = storage.read_table(DOCUMENTS, "documents.parquet", shard_key, columns=["id"]).column("id")
+    try:
+        vectors = storage.read_array(ASSET, "embeddings.npy", shard_key)
+    except ValueError as err:  # a truncated or overwritten .npy
+        return False, {"error": f"embeddings.npy cannot be read: {err}"}
+    aligned = len(vectors) == len(ids) == len(document_ids) and ids.equals(document_ids)
+    as_float = np.asarray(vectors, dtype=np.float32)
+    finite = bool(np.isfinite(as_float).all())
+    norms = np.linalg.norm(as_float, axis=1) if finite and len(as_float) else np.ones(1)
+    max_error = float(np.abs(norms - 1.0).max()) if len(norms) else 0.0
+    details = {"rows": int(len(vectors)), "documents": int(len(document_ids)), "aligned_with_documents": aligned,
+               "finite": finite, "max_norm_error": round(max_error, 6), "dtype": str(vectors.dtype)}
+    return aligned and finite and max_error <= NORM_TOLERANCE and vectors.dtype == np.float16, details
