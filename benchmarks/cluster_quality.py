@@ -1,9 +1,9 @@
-"""Clustering quality: purity and NMI of the super-clusters against true labels (DESIGN 1 steps 1, 2 and 4).
+"""Clustering quality: purity and NMI of the super-clusters against true labels (docs/method.md, steps 1, 2 and 4).
 
     python benchmarks/cluster_quality.py [--ag-news-limit N] [--per-source N] [--k-init 64] [--out PATH]
 
 Corpora (../shared/data or $CLIMB_SHARED_DATA; see benchmarks/labelled_corpora.py): AG News test split
-(4 topics; all 7,600 rows, or a seeded class-balanced subset of N) and the six-source corpus of SOURCES.md A2
+(4 topics; all 7,600 rows, or a seeded class-balanced subset of N) and the six-source corpus of docs/test_data.md A2
 (label = source; long texts cut into ~200-word documents; a seeded sample of N documents per source). Each is
 embedded with the default embedder at max_length 128, clustered by spherical K-means at
 K = effective_k(k_init, n), and Ward-merged twice: the default MergeSettings (threshold 1.5, collapse guard

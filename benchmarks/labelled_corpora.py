@@ -1,12 +1,12 @@
 """Labelled corpora from ../shared/data, cut into documents, and the clustering quality bar measured on them.
 
-CLIMB's clusters are only as good as the embedder + K-means + Ward merge behind them (DESIGN section 1
+CLIMB's clusters are only as good as the embedder + K-means + Ward merge behind them (docs/method.md,
 steps 1-4). These loaders give real text whose true grouping is known, so the pipeline's super-clusters can
 be scored against it (`evaluate`: purity and NMI):
 
-- `ag_news`: AG's News test split, label = topic (World, Sports, Business, Sci/Tech); SOURCES.md A1.
+- `ag_news`: AG's News test split, label = topic (World, Sports, Business, Sci/Tech); docs/test_data.md A1.
 - `source_labelled`: six public sources, label = the source (Wikipedia, Shakespeare, 19th-century novels,
-  the Federalist papers, PubMed abstracts, GSM8K math); SOURCES.md A2. Long texts are cut on paragraph
+  the Federalist papers, PubMed abstracts, GSM8K math); docs/test_data.md A2. Long texts are cut on paragraph
   boundaries into documents of about `words_per_document` whitespace words.
 
 Every loader is deterministic for its seed; samples keep the files' order. torch and faiss are imported
@@ -194,7 +194,7 @@ def _gsm8k(root: Path) -> list[LabelledDocument]:
 
 def source_labelled(data_dir: Path, *, per_source: int | None = None, words_per_document: int = 200,
                     seed: int = 0) -> list[LabelledDocument]:
-    """Documents of the six sources of SOURCES.md A2, label = the source's folder name, in `SOURCES` order.
+    """Documents of the six sources of docs/test_data.md A2, label = the source's folder name, in `SOURCES` order.
 
     Args:
         data_dir: the shared data folder.
@@ -240,7 +240,7 @@ def _scores(labels: Sequence[str], clusters: np.ndarray) -> dict:
 
 def evaluate(documents: list[LabelledDocument], *, k_init: int, target: int | None, seed: int = 0,
              embeddings=None) -> dict:
-    """Purity and NMI of the pipeline's clusters against the true labels (DESIGN 1 steps 1, 2 and 4).
+    """Purity and NMI of the pipeline's clusters against the true labels (docs/method.md, steps 1, 2 and 4).
 
     Embeds with the default embedder (`EmbedderSettings(max_length=128)`), fits spherical K-means with
     K = effective_k(k_init, n) on every document, assigns every document, Ward-merges the centroids with the

@@ -27,7 +27,7 @@ def torch_matmul_gflops(device: str, dtype_name: str, size: int = 2048, seconds:
 
 
 def numpy_matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """numpy float32 size³ matmul rate (the figure DESIGN section 8 quotes)."""
+    """numpy float32 size³ matmul rate (the figure docs/method.md quotes)."""
     a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
     a @ a
     started = time.perf_counter()

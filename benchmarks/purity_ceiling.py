@@ -1,4 +1,4 @@
-"""How pure can super-clusters of topical news get with the default embedder? (issue 4's 0.85 bar)
+"""How pure can super-clusters of topical news get with the default embedder? (a 0.85 purity bar)
 
     python benchmarks/purity_ceiling.py [--seeds 0 1] [--out PATH]      # results/purity_ceiling.json
 

@@ -3,7 +3,7 @@
     python benchmarks/search_quality.py [--seeds 0 1 2 3 4] [--budget 14] [--tokens 50000] [--no-ablations]
                                         [--corpora sources ag_news] [--workers 2] [--out PATH]
 
-Corpora (../shared/data): the six-source labelled corpus (SOURCES.md A2) and AG News (A1). Targets are text
+Corpora (../shared/data): the six-source labelled corpus (docs/test_data.md A2) and AG News (docs/test_data.md A1). Targets are text
 held apart before anything is built: PubMed abstracts, GSM8K problems, a 50/50 mix of Wikipedia and the
 Federalist papers (six sources) and Sports articles (AG News); each is split by document into a search half
 the methods optimise and a holdout half they never see. ClimbLab per corpus: MiniLM embeddings, spherical

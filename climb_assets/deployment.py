@@ -1,4 +1,4 @@
-"""Where steps run (DESIGN §4): the executor chosen by configuration, and the Kubernetes step pods.
+"""Where steps run (docs/architecture.md, executors and Kubernetes): the executor chosen by configuration, and the Kubernetes step pods.
 
 - `executor_for`: in one process (tests, small machines), local processes (default from 8 CPUs), or one Kubernetes Job per step
   (`k8s_job_executor`, which refuses to run without the K8sRunLauncher of a cluster deployment).

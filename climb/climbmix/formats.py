@@ -1,4 +1,4 @@
-"""ClimbMix file formats (DESIGN 6): tokenized JSONL, Megatron-LM indexed datasets and a blend, checksums.
+"""ClimbMix file formats (docs/architecture.md, exports): tokenized JSONL, Megatron-LM indexed datasets and a blend, checksums.
 
 Parquet needs no helper (pyarrow writes it). The other layouts follow what their consumers read:
 - tokenized JSONL (`part_*.tokenized.jsonl`, the released ClimbMix layout): one JSON object per line,

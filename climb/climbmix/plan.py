@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 FORMATS = ("parquet", "jsonl", "megatron")
-BUDGET_TOLERANCE = 0.01  # issue 6: total tokens within 1% of the budget
-WEIGHT_TOLERANCE = 0.02  # issue 6: each realised weight within 0.02 of the optimal one
+BUDGET_TOLERANCE = 0.01  # total tokens within 1% of the budget
+WEIGHT_TOLERANCE = 0.02  # each realised weight within 0.02 of the optimal one
 WEIGHT_SUM_TOLERANCE = 0.01  # optimal weights are stored rounded to 4 decimals: K clusters drift by K × 5e-5
 LIMIT_MAX_EPOCHS = "limit:max_epochs"
 LIMIT_EMPTY = "limit:empty_cluster"
@@ -210,7 +210,7 @@ def plan_rows(plan: MixturePlan, labels: Mapping[int, str] | None = None) -> lis
 
 
 def check_plan(rows: Sequence[dict], *, budget: int) -> tuple[bool, dict]:
-    """Whether realised rows meet the budget and weights where the data allows (issue 6's done-when).
+    """Whether realised rows meet the budget and weights where the data allows (the export's tolerances).
 
     Passes when the total is within BUDGET_TOLERANCE of the budget and every realised weight within
     WEIGHT_TOLERANCE of the optimal one, or when the rows report why the data cannot (a `limit`).

@@ -240,7 +240,7 @@ def ingest_shard(
     earlier_index_paths: Sequence[tuple[str, str]] = (),
     log: logging.Logger | None = None,
 ) -> IngestResult:
-    """Read, validate, normalise, filter and deduplicate one shard (DESIGN section 3; issue: foundation).
+    """Read, validate, normalise, filter and deduplicate one shard (docs/architecture.md, storage).
 
     Args:
         shard: the input file.

@@ -1,6 +1,6 @@
 """Quality raters: the paper's four raters on its 0-5 scale, from heuristics, a fastText model or a fitted regressor.
 
-CLIMB (DESIGN section 1 step 3) prunes clusters whose mean rating is low on four raters: `quality`,
+CLIMB (docs/method.md, step 3) prunes clusters whose mean rating is low on four raters: `quality`,
 `educational_value`, `informational_value` and `advertisement` (higher = less promotional). Each rater is one of:
 - heuristic (the default): transparent formulas over Gopher / C4 / FineWeb signals (climb.quality.signals);
 - fastText: a supervised fastText model file (such as the raters NVIDIA released) whose labels map to scores;

@@ -1,4 +1,4 @@
-"""Heuristic quality signals and the four heuristic raters on the paper's 0-5 scale (DESIGN section 1 step 3).
+"""Heuristic quality signals and the four heuristic raters on the paper's 0-5 scale (docs/method.md, step 3).
 
 CLIMB prunes clusters by four raters scored 0-5: overall quality, educational value, informational value and
 advertisement (higher = less promotional). The paper's raters are fastText classifiers; this module is the

@@ -1,4 +1,4 @@
-"""Search evidence across re-clusterings (DESIGN section 4): the document -> super-cluster membership every
+"""Search evidence across re-clusterings (docs/architecture.md, partitions and sensors): the document -> super-cluster membership every
 search ran on, and earlier proxy runs translated to the current super-clusters through it
 (the maths is climb.search.translation).
 

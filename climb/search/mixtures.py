@@ -1,6 +1,6 @@
 """Candidate mixtures over K super-clusters: the RegMix-style Dirichlet sampler of CLIMB's mixture search.
 
-Round 1 of the search (DESIGN section 1 step 6) samples candidates from a Dirichlet seeded by the token shares:
+Round 1 of the search (docs/method.md, step 6) samples candidates from a Dirichlet seeded by the token shares:
 prior = share**0.5 renormalised, a concentration strength drawn per row from 15 log-spaced values in [0.1, 5],
 rows using any cluster beyond its availability cap rejected, weights below 2e-4 zeroed, rows rounded onto a
 10**-4 grid that still sums to exactly 1, and duplicates dropped. Later rounds (`propose`) rank a large pool

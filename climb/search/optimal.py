@@ -82,7 +82,7 @@ def _plots(space, rounds_weights: list[np.ndarray], optimal: np.ndarray, predict
 
 
 def choose_optimal(*, storage: Storage, config: ClimbConfig, log: logging.Logger | None = None) -> dict:
-    """The optimal mixture, verified, with the baselines side by side (DESIGN 1.6).
+    """The optimal mixture, verified, with the baselines side by side (docs/method.md, step 6).
 
     Args:
         storage: holds every round and receives `optimal_mixture`.

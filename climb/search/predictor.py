@@ -3,7 +3,7 @@
 CLIMB (arXiv 2504.13161) fits LightGBM regression on every (mixture, score) pair so far and takes its argmax over
 feasible mixtures. At the paper's 64+ points that is the right model; at tiny scale it is not: on 16 points
 LightGBM with the paper's settings cannot split and predicts a near-constant, while a ridge regression on the
-weights found the optimum (DESIGN section 8). So four families are fitted -- ridge (linear in the weights), the
+weights found the optimum (docs/method.md, measured facts). So four families are fitted -- ridge (linear in the weights), the
 log-linear mixing law of "Data Mixing Laws" (Ye et al. 2024: score = c + k * exp(sum_j t_j w_j)), a Gaussian
 process, and the paper's LightGBM -- and each fit keeps the family with the best k-fold cross-validated Spearman
 rank correlation (the search only needs the ranking), reporting every family's CV Spearman and MAE.

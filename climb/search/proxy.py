@@ -389,7 +389,7 @@ def learnt_settings(config: ProxyConfig) -> dict:
 
 
 def proxy_key(*, weights: Mapping[int, float], config: ProxyConfig, target_id: str, data_version: str) -> str:
-    """Content address of a proxy run (DESIGN section 3): sha256 hex of canonical JSON.
+    """Content address of a proxy run (docs/architecture.md, storage): sha256 hex of canonical JSON.
 
     Hashes the weights rounded to 6 decimals (sorted by cluster, zeros dropped), the config without the
     fields that do not change what is learnt (device, threads) and with the learning rate resolved (None

@@ -166,7 +166,7 @@ def _earlier_evidence(storage: Storage, space: SearchSpace, scores_context: dict
 
 def propose_candidates(round_number: int, *, storage: Storage, config: ClimbConfig,
                        log: logging.Logger | None = None) -> dict:
-    """Candidate mixtures of one round, committed (DESIGN 1.6).
+    """Candidate mixtures of one round, committed (docs/method.md, step 6).
 
     Args:
         round_number: 1-based; later rounds read round r-1's predictor and every earlier run.

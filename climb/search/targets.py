@@ -70,7 +70,7 @@ class TargetPart:
             raise ValueError(f"target part {self.name!r}: weight must be finite and > 0, got {self.weight}")
 
 
-# The paper's general-reasoning target (DESIGN.md step 6): the mean of three zero-shot accuracies.
+# The paper's general-reasoning target (docs/method.md, step 6): the mean of three zero-shot accuracies.
 GENERAL_REASONING_TARGET = (
     TargetPart("piqa", "benchmark", "acc_norm"),
     TargetPart("arc_easy", "benchmark", "acc"),

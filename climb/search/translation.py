@@ -1,4 +1,4 @@
-"""Search evidence carried across a re-clustering (DESIGN section 4): proxy runs evaluated on old
+"""Search evidence carried across a re-clustering (docs/architecture.md, partitions and sensors): proxy runs evaluated on old
 super-cluster weights, translated to the new super-clusters through document membership.
 
 A mixture that puts weight w_i on old super-cluster i trains on i's documents in proportion to their

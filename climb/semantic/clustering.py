@@ -159,7 +159,7 @@ def _weighted_mean_distance(stats: list[dict]) -> float | None:
 
 
 def corpus_growth(storage: Storage, *, shard_keys: Sequence[str]) -> CorpusGrowth:
-    """Documents added and distance drift since the current centroids were fitted (DESIGN section 4).
+    """Documents added and distance drift since the current centroids were fitted (docs/architecture.md, partitions and sensors).
 
     The fit-time distance is the count-weighted mean over the fitted shards' assignments to these centroids
     (the same estimator as today's, over the same kind of out-of-sample documents), else the fit sample's own.

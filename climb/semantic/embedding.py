@@ -183,7 +183,7 @@ def _load(settings: EmbedderSettings):
 
 
 class Embedder:
-    """Embeds texts into unit vectors (DESIGN 1 step 1).
+    """Embeds texts into unit vectors (docs/method.md, step 1).
 
     Args:
         settings: model, max length, batch size, device, dtype, remote code, threads.

@@ -1,6 +1,6 @@
 """Clustering engine: spherical K-means with faiss, fitted on a sample, then every row assigned (paper step 2).
 
-CLIMB clusters the document embeddings with faiss K-means at K_init = 1000 (DESIGN 1 step 2). Fitting
+CLIMB clusters the document embeddings with faiss K-means at K_init = 1000 (docs/method.md, step 2). Fitting
 on every row is neither needed nor affordable: faiss itself trains on at most `k * max_points_per_centroid`
 points (256 per centroid, its default), so `sample_rows` draws that many rows across all shards, in
 proportion to their sizes and without loading any shard whole, and `fit_kmeans` trains on them. `assign`

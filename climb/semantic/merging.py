@@ -1,4 +1,4 @@
-"""Super-clusters: Ward linkage of the surviving fine-cluster centroids (DESIGN section 1 step 4).
+"""Super-clusters: Ward linkage of the surviving fine-cluster centroids (docs/method.md, step 4).
 
 CLIMB merges the centroids that survive pruning hierarchically (Ward linkage, Euclidean distance on
 L2-normalised centroids) and cuts the tree at a distance threshold (paper: 1.5) or at a target number of

@@ -78,7 +78,7 @@ def _keyword_sample(con, storage: Storage, shard_keys: Sequence[str], *, by_supe
 
 def write_cluster_profiles(*, storage: Storage, shard_keys: Sequence[str], prune: str | dict,
                            log: logging.Logger | None = None) -> ClustersReport:
-    """Profile every fine cluster and decide which to prune (DESIGN 1 step 3).
+    """Profile every fine cluster and decide which to prune (docs/method.md, step 3).
 
     Args:
         storage: holds `cluster_assignments`, `quality_scores`, `documents`, `centroids`.
@@ -135,7 +135,7 @@ def write_cluster_profiles(*, storage: Storage, shard_keys: Sequence[str], prune
 
 def write_super_clusters(*, storage: Storage, shard_keys: Sequence[str], settings: MergeSettings,
                          log: logging.Logger | None = None) -> SuperClustersReport:
-    """Merge the surviving centroids with Ward linkage into labelled super-clusters (DESIGN 1 step 4).
+    """Merge the surviving centroids with Ward linkage into labelled super-clusters (docs/method.md, step 4).
 
     Args:
         storage: holds `clusters`, `centroids`, `cluster_assignments`, `documents`.

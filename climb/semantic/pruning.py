@@ -1,4 +1,4 @@
-"""Cluster pruning: drop fine clusters whose mean quality is low (DESIGN section 1 step 3).
+"""Cluster pruning: drop fine clusters whose mean quality is low (docs/method.md, step 3).
 
 CLIMB rates every document with four raters on a 0-5 scale (`quality`, `educational_value`,
 `informational_value`, `advertisement`, where a higher advertisement score is less promotional) and

@@ -1,4 +1,4 @@
-"""Sensors of the search stage: the rounds one after the other, then the optimal mixture (DESIGN section 4)."""
+"""Sensors of the search stage: the rounds one after the other, then the optimal mixture (docs/architecture.md, partitions and sensors)."""
 
 import json
 from collections.abc import Sequence

@@ -1,4 +1,4 @@
-"""Sensors of the semantic stage: re-clustering when the corpus has grown or drifted (DESIGN section 4)."""
+"""Sensors of the semantic stage: re-clustering when the corpus has grown or drifted (docs/architecture.md, partitions and sensors)."""
 
 import json
 import time

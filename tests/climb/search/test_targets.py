@@ -87,7 +87,7 @@ REAL = {  # id: (format, path under ../shared/data, items, choices per item, gol
 @pytest.mark.parametrize("case", REAL, ids=list(REAL))
 def test_loader_reads_real_benchmark(case):
     """Each format loads its real file(s) with the published item count, choice counts, gold in range,
-    unique ids and the gold distribution SOURCES.md states."""
+    unique ids and the gold distribution docs/test_data.md states."""
     fmt, parts, count, n_choices, gold_counts = REAL[case]
     folder = shared_data(*parts[:-1])
     items = load_benchmark(str(folder / parts[-1]), fmt)

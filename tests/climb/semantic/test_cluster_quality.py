@@ -1,6 +1,6 @@
 """The project's clustering quality bar on real labelled corpora, and the loaders behind it.
 
-Quality bar (DESIGN 1 steps 1, 2, 4): default embedder (all-MiniLM-L6-v2, max_length 128), spherical K-means
+Quality bar (docs/method.md, steps 1, 2 and 4): default embedder (all-MiniLM-L6-v2, max_length 128), spherical K-means
 at K = effective_k(64, n), Ward merge with the default MergeSettings (threshold 1.5) and at target = the
 number of true classes. Super-cluster purity must reach 0.80 on AG News (4 topics) and 0.90 on the six-source
 corpus. The subsets are the smallest that keep K at 64 (effective_k needs n >= 64 * 39 = 2,496): 2,500 AG News
