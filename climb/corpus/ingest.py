@@ -17,7 +17,6 @@ fingerprint, and joins it with DuckDB.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 import unicodedata
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
 
+from climb.core import hashing
 from climb.core.config import CorpusConfig
 from climb.corpus.readers import DUPLICATE_ID, EMPTY_TEXT, RawRecord, ReaderOptions, UnreadableFileError, read_shard
 from climb.corpus.shards import Shard
@@ -295,9 +295,7 @@ def shard_fingerprint(shard: Shard, options: ReaderOptions, settings: IngestSett
         file_keys = sorted((p, fs.ukey(p)) for p in fs.find(path))
     else:
         file_keys = [(path, fs.ukey(path))]
-    payload = json.dumps([shard.uri, shard.format, file_keys, asdict(options), asdict(settings)], sort_keys=True,
-                         default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return hashing.content_hash([shard.uri, shard.format, file_keys, asdict(options), asdict(settings)], length=32)
 
 
 def content_index_path(storage: Storage, shard: Shard, options: ReaderOptions, settings: IngestSettings,

@@ -10,8 +10,6 @@ A trained rater is fitted once per (labelled file, settings, embedder) and cache
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import asdict, dataclass
 
@@ -19,6 +17,7 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 
+from climb.core.hashing import content_hash
 from climb.core.config import ClimbConfig, FastTextRaterConfig, TrainedRaterConfig
 from climb.quality.raters import (
     RATERS,
@@ -65,8 +64,7 @@ def rater_specs(config: ClimbConfig) -> dict[str, RaterSpec]:
 
 def _cache_key(spec: TrainedRaterSpec, embedder_settings) -> str:
     fs, path = fsspec.core.url_to_fs(spec.path)
-    payload = json.dumps([asdict(spec), fs.ukey(path), asdict(embedder_settings)], sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+    return content_hash([asdict(spec), fs.ukey(path), asdict(embedder_settings)], length=32)
 
 
 def trained_raters(specs: dict[str, RaterSpec], *, storage: Storage, embedder,

@@ -10,8 +10,6 @@ re-materialisation. Translation joins it with the current ClimbLab by document i
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 
+from climb.core.hashing import content_hash
 from climb.climblab.build import CLIMBLAB
 from climb.search.translation import MIN_MAPPED_SHARE, ClusterOverlap, cluster_overlap, translate_runs
 from climb.search.proxy import ProxyConfig, learnt_settings
@@ -54,7 +53,7 @@ class EvidenceTranslation:
 
 def proxy_fingerprint(settings: ProxyConfig) -> str:
     """What proxy scores depend on (every setting but device and threads): scores compare only within one."""
-    return hashlib.sha256(json.dumps(learnt_settings(settings), sort_keys=True).encode()).hexdigest()[:16]
+    return content_hash(learnt_settings(settings), length=16)
 
 
 def _quoted(path: str) -> str:

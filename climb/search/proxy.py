@@ -23,8 +23,6 @@ torch and transformers are imported lazily.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -34,6 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from climb.core.hashing import content_hash
 from climb.core.device import resolve_placement
 from climb.climblab.token_store import TokenStore
 
@@ -405,4 +404,4 @@ def proxy_key(*, weights: Mapping[int, float], config: ProxyConfig, target_id: s
     rounded = {c: round(w, 6) for c, w in _checked_weights(weights, None).items()}
     payload = {"key_version": KEY_VERSION, "weights": [[c, w] for c, w in rounded.items() if w != 0],
                "config": learnt_settings(config), "target_id": target_id, "data_version": data_version}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return content_hash(payload)

@@ -15,7 +15,6 @@ and every round's predictor fits those points too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -24,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pyarrow as pa
 
+from climb.core.hashing import content_hash
 from climb.climblab.build import CLIMBLAB, TOKEN_STORES
 from climb.core.config import ClimbConfig
 from climb.search.mixtures import dirichlet_candidates, feasibility_caps, mixture_key, propose
@@ -51,8 +51,7 @@ def search_space(storage: Storage) -> SearchSpace:
     clusters = sorted(storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist(), key=lambda c: c["cluster_id"])
     summary = [(c["cluster_id"], c["documents"], c["tokens"], c["store_tokens"]) for c in clusters]
     tokenizer_stats = storage.read_json("tokenizer", "stats.json")
-    version = hashlib.sha256(json.dumps([summary, tokenizer_stats["vocab_size"], tokenizer_stats["source"]])
-                             .encode()).hexdigest()[:16]
+    version = content_hash([summary, tokenizer_stats["vocab_size"], tokenizer_stats["source"]], length=16)
     tokens = np.array([c["tokens"] for c in clusters], dtype=float)
     return SearchSpace(tuple(c["cluster_id"] for c in clusters), tuple(c["label"] for c in clusters),
                        tokens / tokens.sum(), np.array([c["store_tokens"] for c in clusters], dtype=float), version)
