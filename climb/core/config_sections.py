@@ -1,0 +1,210 @@
+"""The sections of the configuration file: one strict pydantic model per section.
+
+`ClimbConfig` (climb.core.config) assembles them into the whole file and `load_config` reads it;
+climb.core.config re-exports every name here, so `from climb.core.config import CorpusConfig` keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+
+class _Section(BaseModel):
+    # strict: YAML "10" stays a string and is reported, never coerced; forbid: typos are errors.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CsvOptions(_Section):
+    header: bool = True  # first row names the columns
+    columns: list[str] | None = None  # column names when header is false
+    delimiter: str = ","
+
+
+class LengthFilters(_Section):
+    """Documents outside these bounds are kept out as `filter:*`; None disables a bound."""
+
+    min_chars: int | None = Field(default=20, ge=0)
+    max_chars: int | None = Field(default=None, ge=1)
+    min_words: int | None = Field(default=3, ge=0)
+    max_words: int | None = Field(default=None, ge=1)
+
+
+class CorpusConfig(_Section):
+    paths: list[str] = Field(min_length=1)  # globs, files, folders or fsspec URIs
+    text_field: str | list[str] = "text"  # a list is joined with a blank line (e.g. title + body)
+    id_field: str | None = None  # None: ids are "<shard>:<row>"
+    metadata_fields: list[str] = []  # carried through as string columns (e.g. a label)
+    txt_mode: Literal["file", "paragraphs"] = "file"  # .txt: one document per file or per blank-line block
+    csv: CsvOptions = CsvOptions()
+    normalization: Literal["NFC", "NFKC", "none"] = "NFC"  # Unicode normal form applied before hashing
+    filters: LengthFilters = LengthFilters()
+    max_record_bytes: int = Field(default=8 * 1024 * 1024, ge=1)  # larger records are quarantined
+
+    @field_validator("text_field")
+    @classmethod
+    def _non_empty_text_field(cls, value: str | list[str]) -> str | list[str]:
+        if not value:
+            raise ValueError("must name at least one field")
+        return value
+
+
+class EmbeddingConfig(_Section):
+    """The document embedder (paper: stella_en_400M_v5, 1024-d, 512 tokens; default: bundled MiniLM, 384-d)."""
+
+    model: str = "all-MiniLM-L6-v2"  # the bundled offline copy, a local folder, or a hub name
+    max_length: int | None = Field(default=None, ge=8)  # tokens; null: 512 on GPU, 256 on CPU
+    batch_size: int = Field(default=64, ge=1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    trust_remote_code: bool = False  # stella_en_400M_v5 needs true; never implied
+    threads: int | None = Field(default=None, ge=1)  # CPU threads; null: every available CPU
+
+
+class FastTextRaterConfig(_Section):
+    fasttext: str  # a supervised fastText model file
+    label_scores: dict[str, float]  # score in [0, 5] of each label; a document scores the expected value
+
+
+class TrainedRaterConfig(_Section):
+    trained: str  # labelled file (JSONL, CSV or Parquet) with a text and a 0-5 score per row
+    text_field: str = "text"
+    score_field: str = "score"
+    folds: int = Field(default=5, ge=2)  # cross-validation folds reported in the metadata
+    seed: int = 0
+
+
+RaterName = Literal["quality", "educational_value", "informational_value", "advertisement"]
+RATER_FORMS = "'heuristic', {fasttext: FILE, label_scores: {...}} or {trained: FILE, ...}"
+
+
+def _rater_form(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "heuristic"
+    if isinstance(value, dict):
+        return next((form for form in ("fasttext", "trained") if form in value), None)
+    return None
+
+
+RaterChoice = Annotated[
+    Annotated[Literal["heuristic"], Tag("heuristic")]
+    | Annotated[FastTextRaterConfig, Tag("fasttext")]
+    | Annotated[TrainedRaterConfig, Tag("trained")],
+    Discriminator(_rater_form),
+]
+
+
+class QualityConfig(_Section):
+    """The paper's four raters on its 0-5 scale; a rater not listed is the built-in heuristic."""
+
+    raters: dict[RaterName, RaterChoice] = {}
+
+
+class ReclusterConfig(_Section):
+    """When `recluster_sensor` asks for new centroids (and everything downstream)."""
+
+    new_document_share: float | None = Field(default=0.2, gt=0)  # documents added since the last fit / fitted
+    distance_drift: float | None = Field(default=0.1, gt=0)  # relative rise of mean distance to nearest centroid
+    minimum_interval_seconds: int = Field(default=3600, ge=0)  # between two re-clusterings
+
+
+class ClusteringConfig(_Section):
+    """K-means, pruning and merging (paper steps 2-4)."""
+
+    k_init: int = Field(default=1000, ge=1)  # paper: 1000; reduced (with a warning) on small corpora
+    iterations: int = Field(default=20, ge=1)
+    sample_per_centroid: int = Field(default=256, ge=1)  # K-means is fitted on at most k_init * this vectors
+    seed: int = 0
+    prune: Literal["paper", "reference", "none"] | dict[RaterName, float] = "reference"  # see climb/semantic/pruning.py
+    merge_threshold: float | None = Field(default=1.5, gt=0)  # Ward distance on unit centroids (paper: 1.5)
+    target_super_clusters: int | None = Field(default=None, ge=1)  # overrides merge_threshold
+    max_token_share: float | None = Field(default=0.5, gt=0, le=1)  # collapse guard per super-cluster
+    use_gpu: Literal["auto", "never", "always"] = "auto"  # faiss GPU index when its GPU build and CUDA are present
+    recluster: ReclusterConfig = ReclusterConfig()
+
+
+class TokenizerConfig(_Section):
+    """The tokenizer of ClimbLab's token stores and the proxy models: trained BPE, or the user's own."""
+
+    train_vocab_size: int | None = Field(default=8192, ge=256)  # byte-level BPE trained on a corpus sample
+    path: str | None = None  # or a tokenizer folder / hub name (overrides training)
+    sample_documents: int = Field(default=20000, ge=1)  # documents the BPE is trained on
+    min_frequency: int = Field(default=2, ge=1)
+
+
+class SearchConfig(_Section):
+    """Iterative mixture search (paper step 6): rounds of proxy runs with a predictor in between."""
+
+    rounds: list[int] = Field(default=[64, 32, 16], min_length=1)  # proxy runs per round (paper: 64/32/16)
+    pool_size: int = Field(default=100_000, ge=10)  # mixtures ranked by the predictor in later rounds
+    top_n: int | None = Field(default=None, ge=1)  # later rounds pick at random among the top_n of the pool
+    seed: int = 0
+    max_epochs: float = Field(default=4.0, gt=0)  # a proxy run may repeat a cluster's tokens at most this often
+    temperature: float = Field(default=0.5, gt=0)  # Dirichlet prior = token share ** temperature (paper: 0.5)
+    workers: int | None = Field(default=None, ge=1)  # proxy runs trained in parallel; null: one per CPU
+    baselines: list[Literal["uniform", "token_proportional", "best_of_n", "regmix"]] = [
+        "uniform", "token_proportional", "best_of_n", "regmix"]
+
+
+class ProxyConfigSection(_Section):
+    """The proxy language models (paper: 62M and 350M, continued from pre-trained checkpoints)."""
+
+    preset: Literal["tiny", "62m", "350m"] = "tiny"  # tiny: CPU tests and the demo, well under 1M parameters
+    tokens: int = Field(default=100_000, ge=1)  # training tokens per proxy run
+    sequence_length: int = Field(default=256, ge=8)
+    batch_size: int = Field(default=16, ge=1)
+    learning_rate: float | None = Field(default=None, gt=0)  # null: the preset's default
+    init_from: str | None = None  # a Hugging Face causal-LM checkpoint to continue from
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+
+
+class BenchmarkTarget(_Section):
+    name: str
+    path: str  # file, folder or glob
+    format: Literal["piqa", "arc", "hellaswag", "winogrande", "mosaic", "mmlu"]
+    metric: Literal["acc", "acc_norm"] = "acc_norm"
+    weight: float = Field(default=1.0, gt=0)
+    limit: int | None = Field(default=None, ge=1)  # items used (a seeded sample), for speed
+
+
+class TargetConfig(_Section):
+    """What the search maximises: loss on target text, benchmark accuracy, or a weighted mix of both."""
+
+    text: list[str] = []  # globs of target text files (any corpus format); scored by -loss
+    text_field: str = "text"
+    text_weight: float = Field(default=1.0, gt=0)
+    benchmarks: list[BenchmarkTarget] = []
+    holdout_fraction: float = Field(default=0.3, gt=0, lt=1)  # kept apart from the search, for verification
+    max_windows: int = Field(default=256, ge=1)  # target text windows scored per proxy (per split)
+    seed: int = 0
+
+
+class ExportConfig(_Section):
+    """ClimbMix export (`climbmix` asset, `climb export`): the optimal mixture sampled to a token budget."""
+
+    tokens: int = Field(default=1_000_000, ge=1)  # total tokens of the export (whole documents)
+    formats: list[Literal["parquet", "jsonl", "megatron"]] = ["parquet", "jsonl", "megatron"]
+    seed: int = 0
+    max_epochs: float = Field(default=4.0, gt=0)  # a cluster short of tokens repeats at most this often
+    documents_per_file: int = Field(default=100_000, ge=1)
+
+
+class GpuPodConfig(_Section):
+    """Kubernetes resources of the GPU steps (embeddings, centroids, proxy runs)."""
+
+    gpus: int = Field(default=1, ge=0)
+    cpu: str = "8"
+    memory: str = "32Gi"
+    node_selector: dict[str, str] = {"nvidia.com/gpu.present": "true"}
+    tolerations: list[dict[str, str]] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+class DeploymentConfig(_Section):
+    """Where steps run: in one process, in local processes, or one Kubernetes pod per step."""
+
+    executor: Literal["auto", "in_process", "multiprocess", "k8s"] = "auto"  # $CLIMB_EXECUTOR, else multiprocess from 8 CPUs
+    max_concurrent: int | None = Field(default=None, ge=1)  # multiprocess: parallel steps (null: one per CPU)
+    gpu_pod: GpuPodConfig = GpuPodConfig()
+    cpu_pod: dict[str, str] = {"cpu": "2", "memory": "8Gi"}  # requests = limits of the other step pods
