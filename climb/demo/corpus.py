@@ -12,6 +12,8 @@ domains, which is the answer the mixture search should recover.
 
 Everything is a pure function of the arguments: the same call writes
 byte-identical files.
+
+Documents are drawn by ``climb.demo.templates``; ``climb.demo.manifest`` holds the manifest.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ import io
 import json
 import math
 import os
-import re
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
@@ -32,10 +32,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from climb.demo.grammar import DOMAIN_GRAMMARS, NEUTRAL_SENTENCES, NEUTRAL_SLOTS
+from climb.demo.manifest import MANIFEST_FILE, DemoManifest
+from climb.demo.templates import (DOMAINS, MAX_SENTENCES, MAX_WORDS, MIN_SENTENCES, MIN_WORDS, NEUTRAL_RATE, _documents,
+                                  _Draws)
+
+__all__ = ["CORPUS_SUBDIR", "DEFAULT_TARGET_MIXTURE", "DOMAINS", "DOMAIN_SHARES", "MANIFEST_FILE", "MAX_SENTENCES",
+           "MAX_WORDS", "MIN_DOCUMENTS", "MIN_SENTENCES", "MIN_WORDS", "NEUTRAL_RATE", "SHARD_NAMES", "TARGET_FILE",
+           "TARGET_SUBDIR", "DemoManifest", "generate_demo_corpus"]
 
 # ------------------------------------------------------------------ constants
-DOMAINS: tuple[str, ...] = ("sports", "finance", "cooking", "medicine", "astronomy", "law")
 # Unequal on purpose: token shares of the natural corpus must not be uniform.
 DOMAIN_SHARES: Mapping[str, float] = MappingProxyType(
     {"sports": 0.30, "finance": 0.22, "cooking": 0.16, "medicine": 0.14, "astronomy": 0.10, "law": 0.08}
@@ -51,11 +56,7 @@ SHARD_NAMES: tuple[str, ...] = (
 CORPUS_SUBDIR = "corpus"
 TARGET_SUBDIR = "target"
 TARGET_FILE = "target.jsonl"
-MANIFEST_FILE = "manifest.json"
 
-MIN_SENTENCES, MAX_SENTENCES = 3, 10
-MIN_WORDS, MAX_WORDS = 60, 220  # whole document, title included
-NEUTRAL_RATE = 0.08  # share of body sentences taken from the shared neutral pool
 MIN_DOCUMENTS = 50  # every shard needs enough documents to host its defects
 
 # Independent random streams, so e.g. changing n_target_documents never
@@ -68,121 +69,8 @@ _SHORT_TEXTS = ("Read more.", "Click here now.")
 _N_DUPLICATES = 3
 _DEFECT_SHARD, _DUPLICATE_SHARD = SHARD_NAMES[0], SHARD_NAMES[4]
 
-_SLOT_RE = re.compile(r"\{([a-z_]+?)(?:_(\d+))?\}")
-
 
 # -------------------------------------------------------------------- helpers
-@dataclass(frozen=True)
-class _Template:
-    """A template split into literals and (slot, variant) keys, compiled once."""
-
-    literals: tuple[str, ...]  # len(keys) + 1 pieces around the slots
-    keys: tuple[tuple[str, str], ...]
-
-
-def _compile(template: str, slots: Mapping[str, Sequence[str]]) -> _Template:
-    keys = tuple((m.group(1), m.group(2) or "") for m in _SLOT_RE.finditer(template))
-    missing = sorted({name for name, _ in keys if name not in slots})
-    if missing:
-        raise KeyError(f"template {template!r} uses unknown slots {missing}")
-    return _Template(tuple(_SLOT_RE.split(template)[::3]), keys)
-
-
-@dataclass(frozen=True)
-class _CompiledGrammar:
-    titles: tuple[_Template, ...]
-    sentences: tuple[_Template, ...]
-    slots: Mapping[str, tuple[str, ...]]
-
-
-def _compile_grammars() -> dict[str, _CompiledGrammar]:
-    out = {}
-    for domain in DOMAINS:
-        g = DOMAIN_GRAMMARS[domain]
-        slots = {**NEUTRAL_SLOTS, **g.slots}
-        out[domain] = _CompiledGrammar(
-            tuple(_compile(t, slots) for t in g.titles),
-            tuple(_compile(t, slots) for t in g.sentences),
-            slots,
-        )
-    return out
-
-
-_GRAMMARS = _compile_grammars()
-_NEUTRAL = tuple(_compile(t, NEUTRAL_SLOTS) for t in NEUTRAL_SENTENCES)
-
-
-class _Draws:
-    """Uniform draws served from numpy blocks: one Generator call per block is
-    far cheaper than one per slot, and stays a pure function of the seed."""
-
-    def __init__(self, rng: np.random.Generator, block: int = 8192) -> None:
-        self._rng, self._block = rng, block
-        self._buf: list[float] = []
-        self._i = 0
-
-    def uniform(self) -> float:
-        if self._i == len(self._buf):
-            self._buf, self._i = self._rng.random(self._block).tolist(), 0
-        self._i += 1
-        return self._buf[self._i - 1]
-
-    def below(self, n: int) -> int:
-        return min(int(self.uniform() * n), n - 1)
-
-
-def _fill(template: _Template, slots: Mapping[str, tuple[str, ...]], draws: _Draws) -> str:
-    """Instantiate a template; ``{x}`` and ``{x_2}`` get different values."""
-    chosen: dict[tuple[str, str], str] = {}
-    parts = [template.literals[0]]
-    for key, literal in zip(template.keys, template.literals[1:]):
-        if key not in chosen:
-            vocab = slots[key[0]]
-            taken = {v for (name, _), v in chosen.items() if name == key[0]}
-            value = vocab[draws.below(len(vocab))]
-            while value in taken:
-                value = vocab[draws.below(len(vocab))]
-            chosen[key] = value
-        parts += (chosen[key], literal)
-    text = "".join(parts)
-    return text[:1].upper() + text[1:]
-
-
-def _document(domain: str, draws: _Draws) -> str:
-    """Title line, blank line, then 3-10 non-repeating sentences (60-220 words)."""
-    grammar = _GRAMMARS[domain]
-    title = _fill(grammar.titles[draws.below(len(grammar.titles))], grammar.slots, draws)
-    n_wanted = MIN_SENTENCES + draws.below(MAX_SENTENCES - MIN_SENTENCES + 1)
-    words, body, used = len(title.split()), [], set()
-    while len(body) < MAX_SENTENCES and (len(body) < n_wanted or words < MIN_WORDS):
-        neutral = draws.uniform() < NEUTRAL_RATE
-        pool, slots = (_NEUTRAL, NEUTRAL_SLOTS) if neutral else (grammar.sentences, grammar.slots)
-        index = draws.below(len(pool))
-        if (id(pool), index) in used:  # a real article does not repeat a sentence
-            continue
-        used.add((id(pool), index))
-        sentence = _fill(pool[index], slots, draws)
-        n = len(sentence.split())
-        if words + n > MAX_WORDS and len(body) >= MIN_SENTENCES:
-            break
-        body.append(sentence)
-        words += n
-    return f"{title}\n\n{' '.join(body)}"
-
-
-def _documents(domains: Sequence[str], draws: _Draws, taken: set[str]) -> list[str]:
-    """One unique document per entry of ``domains``; texts in ``taken`` are
-    avoided (and the new ones added), so no accidental duplicates exist."""
-    texts = []
-    for domain in domains:
-        text = _document(domain, draws)
-        while text in taken:
-            text = _document(domain, draws)
-        taken.add(text)
-        texts.append(text)
-    return texts
-
-
 def _apportion(shares: Mapping[str, float], total: int) -> dict[str, int]:
     """Exact integer counts summing to ``total`` (largest-remainder rounding)."""
     norm = sum(shares.values())
@@ -263,65 +151,6 @@ def _word_counts(texts: Sequence[str], domains: Sequence[str], keys: Sequence[st
 
 
 # ---------------------------------------------------------------- public API
-@dataclass(frozen=True)
-class DemoManifest:
-    """What ``generate_demo_corpus`` wrote; mirrors ``manifest.json``.
-
-    Paths are absolute here and relative to ``out_dir`` in the JSON file, so a
-    generated folder can be moved.  ``expected`` is the accounting a correct
-    ingestion must reproduce: ``input_records`` counts every physical record
-    (the malformed line included), ``quarantined`` the unparseable/invalid
-    ones, ``duplicates`` the exact copies, ``short`` the too-short texts and
-    ``clean`` what remains (== n_documents).
-    """
-
-    seed: int
-    n_documents: int
-    n_target_documents: int
-    out_dir: str
-    corpus_dir: str
-    target_dir: str
-    target_file: str
-    domains: tuple[str, ...]
-    domain_shares: dict[str, float]
-    domain_counts: dict[str, int]
-    token_estimate: dict[str, int]  # whitespace words of the clean corpus, per domain
-    shards: dict[str, int]  # file name -> records written, defects included
-    shard_domain_counts: dict[str, dict[str, int]]  # generated documents only, defects excluded
-    defects: tuple[dict[str, Any], ...]
-    target_mixture: dict[str, float]
-    target_counts: dict[str, int]
-    target_token_estimate: dict[str, int]
-    expected: dict[str, int]
-
-    _PATH_FIELDS = ("corpus_dir", "target_dir", "target_file")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict with paths relative to ``out_dir`` (``out_dir`` omitted)."""
-        data = asdict(self)
-        root = Path(data.pop("out_dir"))
-        for key in self._PATH_FIELDS:
-            data[key] = Path(data[key]).relative_to(root).as_posix()
-        data["domains"] = list(self.domains)
-        data["defects"] = list(self.defects)
-        return data
-
-    def to_json(self) -> str:
-        """The exact contents of ``manifest.json`` (sorted keys, indent 2)."""
-        return json.dumps(self.to_dict(), sort_keys=True, indent=2) + "\n"
-
-    @classmethod
-    def load(cls, out_dir: str | os.PathLike[str]) -> DemoManifest:
-        """Read ``manifest.json`` from a generated folder, resolving paths against it."""
-        root = Path(out_dir).resolve()
-        data = json.loads((root / MANIFEST_FILE).read_text(encoding="utf-8"))
-        for key in cls._PATH_FIELDS:
-            data[key] = str(root / data[key])
-        data["domains"] = tuple(data["domains"])
-        data["defects"] = tuple(data["defects"])
-        return cls(out_dir=str(root), **data)
-
-
 def generate_demo_corpus(
     out_dir: str | os.PathLike[str],
     *,
