@@ -13,13 +13,10 @@ Cross-shard deduplication reads each earlier shard's content index (hash, id, ro
 first occurrences), a small Parquet file cached under the storage root by the shard's
 fingerprint, and joins it with DuckDB.
 """
-
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,26 +24,20 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 
 from climb.core import hashing
-from climb.core.config import CorpusConfig
+from climb.corpus.filters import (IngestSettings, content_hash, ingest_settings, length_filter_reason, normalize_text,
+                                  reader_options)
 from climb.corpus.readers import DUPLICATE_ID, EMPTY_TEXT, RawRecord, ReaderOptions, UnreadableFileError, read_shard
 from climb.corpus.shards import Shard
 from climb.core.storage import Storage
+
+__all__ = ["CONTENT_INDEX_CACHE", "DUPLICATE", "INDEX_SCHEMA", "PROGRESS_EVERY_SECONDS", "IngestResult", "IngestSettings",
+           "ShardAccount", "content_hash", "content_index_path", "ingest_settings", "ingest_shard", "length_filter_reason",
+           "normalize_text", "reader_options", "shard_fingerprint"]
 
 DUPLICATE = "duplicate:exact"
 CONTENT_INDEX_CACHE = "content_index"
 PROGRESS_EVERY_SECONDS = 10.0
 INDEX_SCHEMA = pa.schema([("content_hash", pa.string()), ("id", pa.string()), ("row", pa.int64())])
-
-
-@dataclass(frozen=True)
-class IngestSettings:
-    """Normalisation and length filters (see CorpusConfig); None disables a bound."""
-
-    normalization: str = "NFC"
-    min_chars: int | None = 20
-    max_chars: int | None = None
-    min_words: int | None = 3
-    max_words: int | None = None
 
 
 @dataclass
@@ -78,50 +69,6 @@ class IngestResult:
     content_index: pa.Table  # this shard's own first occurrences (cached for later shards)
     account: ShardAccount
     seconds: float
-
-
-def reader_options(corpus: CorpusConfig) -> ReaderOptions:
-    text_field = corpus.text_field if isinstance(corpus.text_field, str) else tuple(corpus.text_field)
-    return ReaderOptions(
-        text_field=text_field,
-        id_field=corpus.id_field,
-        metadata_fields=tuple(corpus.metadata_fields),
-        txt_mode=corpus.txt_mode,
-        csv_header=corpus.csv.header,
-        csv_columns=tuple(corpus.csv.columns) if corpus.csv.columns else None,
-        csv_delimiter=corpus.csv.delimiter,
-        max_record_bytes=corpus.max_record_bytes,
-    )
-
-
-def ingest_settings(corpus: CorpusConfig) -> IngestSettings:
-    f = corpus.filters
-    return IngestSettings(corpus.normalization, f.min_chars, f.max_chars, f.min_words, f.max_words)
-
-
-def normalize_text(text: str, form: str) -> str:
-    """Unicode normal form, Unix newlines, no surrounding whitespace."""
-    if form != "none":
-        text = unicodedata.normalize(form, text)
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
-def content_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def length_filter_reason(text: str, n_words: int, settings: IngestSettings) -> str | None:
-    """The first length bound the text breaks, as `filter:<bound>`, or None."""
-    checks = (
-        ("min_chars", settings.min_chars, len(text) < (settings.min_chars or 0)),
-        ("max_chars", settings.max_chars, settings.max_chars is not None and len(text) > settings.max_chars),
-        ("min_words", settings.min_words, n_words < (settings.min_words or 0)),
-        ("max_words", settings.max_words, settings.max_words is not None and n_words > settings.max_words),
-    )
-    for name, bound, broken in checks:
-        if bound is not None and broken:
-            return f"filter:{name}"
-    return None
 
 
 class _ShardTables:
