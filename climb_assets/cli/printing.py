@@ -1,0 +1,79 @@
+"""Everything `climb` writes: one echo helper, the run summary, asset status, the export report, errors."""
+
+import json
+import os
+import sys
+
+SHARD_COUNTS = ("input_records", "kept", "filtered", "duplicates", "quarantined")
+
+
+def _echo(message: str, *, error: bool = False) -> None:
+    """Print one line now: to stdout, or to stderr for an error."""
+    print(message, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+def print_error(err: Exception) -> None:
+    """The one-line failure reason on stderr (a multi-line message joined with ' | ')."""
+    _echo(f"climb: error: {' | '.join(str(err).splitlines())}", error=True)
+
+
+def _climbmix_line(config) -> str | None:
+    """One line on the committed ClimbMix export, or None before one exists."""
+    from climb.climbmix import CLIMBMIX, SUMMARY
+    from climb.core import Storage
+
+    storage = Storage(config.storage_root)
+    path = storage.partition_path(CLIMBMIX)
+    if path is None:
+        return None
+    totals = storage.read_json(CLIMBMIX, SUMMARY)["totals"]
+    return (f"ClimbMix: {totals['tokens']:,} tokens ({totals['budget_error']:+.2%} of the budget "
+            f"{totals['budget']:,}), {totals['documents']:,} documents in {storage.uri(path)}; "
+            "`climb export --out DIR [--tokens N]` writes one elsewhere")
+
+
+def print_summary(config, totals: dict) -> None:
+    """After a run: the document counts, whether they balance, ClimbMix, and how to open the UI on it."""
+    counts = ", ".join(f"{name} {totals.get(name, 0):,}" for name in SHARD_COUNTS)
+    _echo(f"documents: {counts}")
+    balanced = totals.get("input_records") == sum(totals.get(n, 0) for n in SHARD_COUNTS[1:])
+    _echo(f"accounting {'balances' if balanced else 'DOES NOT BALANCE'}; outputs under {config.storage_root}")
+    climbmix = _climbmix_line(config)
+    if climbmix:
+        _echo(climbmix)
+    _echo(
+        "UI: DAGSTER_HOME={home} CLIMB_CONFIG={cfg} CLIMB_HOME={root} dagster dev -w workspace.yaml".format(
+            home=os.environ["DAGSTER_HOME"], cfg=config.config_path, root=config.storage_root,
+        )
+    )
+
+
+def print_status(status: dict, as_json: bool) -> None:
+    """`climb status`: the whole status as JSON, or one line per asset (state, short metadata, checks)."""
+    if as_json:
+        _echo(json.dumps(status, indent=2, sort_keys=True))
+        return
+    for name, entry in status["assets"].items():
+        state = "materialised" if entry["materialized"] else "not materialised"
+        if "partitions_total" in entry:
+            state += f" ({entry['partitions_materialized']}/{entry['partitions_total']} partitions)"
+        fields = ", ".join(f"{k} {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} {v}"
+                           for k, v in entry["metadata"].items()
+                           if isinstance(v, (int, float)) or (isinstance(v, str) and len(v) < 80 and "\n" not in v
+                                                              and k != "path"))
+        checks = ", ".join(f"{c}: {r['passed']} passed, {r['failed']} failed" for c, r in entry["checks"].items())
+        _echo(f"{name}: {state}" + (f"; {fields}" if fields else "") + (f" [checks {checks}]" if checks else ""))
+
+
+def print_export(summary: dict, formats, seconds: float) -> None:
+    """`climb export`: where ClimbMix went, its size against the budget, each super-cluster, any warnings."""
+    totals = summary["totals"]
+    _echo(f"climb: ClimbMix in {summary['path']}: {totals['tokens']:,} tokens ({totals['budget_error']:+.2%} of "
+          f"{totals['budget']:,}), {totals['documents']:,} documents; {', '.join(formats)} and README.md "
+          f"({seconds:.1f} s)")
+    for row in summary["clusters"]:
+        if row["weight"] or row["tokens"]:
+            _echo(f"  super-cluster {row['cluster_id']} ({row['label']}): weight {row['weight']:.4f} -> "
+                  f"{row['realised_weight']:.4f}, {row['tokens']:,} tokens, {row['epochs']:.2f} epochs")
+    for warning in summary["warnings"]:
+        _echo(f"  warning: {warning}")
