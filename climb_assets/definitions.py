@@ -1,28 +1,34 @@
-"""The code location: every asset, check, job and resource of the project.
+"""The code location: every asset, check, job, sensor and resource of the project.
 
-Loading validates the configuration (`$CLIMB_CONFIG`, else the demo's file), so a broken file shows
-up as a load error naming the key, in `dg check defs` and in the UI.
+The configuration (`$CLIMB_CONFIG`, else the demo's file) is loaded once, here: a broken file shows up as
+a load error naming the key, in `dg check defs` and in the UI. It decides the number of search rounds, the
+executor and the GPU pods; the resources read it again (cached) when a run starts.
 """
+
+import os
 
 import dagster as dg
 
-from climb_assets.corpus.assets import documents, quality_scores
-from climb_assets.corpus.checks import accounting_balances, scores_in_range
-from climb_assets.corpus.sensors import new_shards_sensor
-from climb_assets.deployment import executor_for, gpu_op_tags
-from resources import EmbedderResource, ProjectResource
-from climb_assets.partitions import CORPUS_JOB, ROUND_JOB, SHARD_JOB, shards_partitions
-from climb_assets.search.assets import build_search_assets
-from climb_assets.search.sensors import build_search_rounds_sensor
+from climb.core import ClimbConfig, load_config
 from climb_assets.climblab.assets import climblab, tokenizer
 from climb_assets.climblab.checks import climblab_accounted
 from climb_assets.climbmix.assets import climbmix
 from climb_assets.climbmix.checks import climbmix_matches_mixture
-from climb_assets.semantic.assets import centroids, cluster_assignments, clusters, embeddings, super_clusters
+from climb_assets.corpus.assets import documents, quality_scores
+from climb_assets.corpus.checks import accounting_balances, scores_in_range
+from climb_assets.corpus.sensors import new_shards_sensor
+from climb_assets.deployment import executor_for, gpu_op_tags
+from climb_assets.partitions import CORPUS_JOB, ROUND_JOB, SHARD_JOB, shards_partitions
+from climb_assets.search.assets import build_search_assets
+from climb_assets.search.sensors import build_search_rounds_sensor
+from climb_assets.semantic.assets import cluster_assignments, clusters, gpu_steps, super_clusters
 from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
 from climb_assets.semantic.sensors import build_recluster_sensor
-from climb.core import load_config
-
+from resources import EmbedderResource, ProjectResource, ProxyTrainerResource
+from resources.embedder import DEVICE_ENV as EMBEDDING_DEVICE_ENV
+from resources.project import CONFIG_ENV, HOME_ENV
+from resources.proxy_trainer import DEVICE_ENV as PROXY_DEVICE_ENV
+from resources.proxy_trainer import WORKERS_ENV
 
 
 def _of_partitioning(assets: list, partitioning) -> dg.AssetSelection:
@@ -36,9 +42,25 @@ def _of_partitioning(assets: list, partitioning) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*[a for a in assets if matches(a)])
 
 
-def build_definitions() -> dg.Definitions:
-    config = load_config()  # fail at load, naming the key, rather than in the first run
-    search = build_search_assets(len(config.search.rounds), gpu_op_tags=gpu_op_tags(config.deployment))
+def _from_env(name: str, default=""):
+    """`dg.EnvVar(name)` where the environment sets it (the UI then shows the variable), else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    """The resources; empty fields fall back to the environment or the file when a run starts."""
+    return {
+        "project": ProjectResource(config_path=_from_env(CONFIG_ENV), home=_from_env(HOME_ENV)),
+        "embedder": EmbedderResource(device=_from_env(EMBEDDING_DEVICE_ENV)),
+        "proxy_trainer": ProxyTrainerResource(device=_from_env(PROXY_DEVICE_ENV),
+                                              workers=dg.EnvVar.int(WORKERS_ENV) if os.environ.get(WORKERS_ENV) else 0),
+    }
+
+
+def build_definitions(config: ClimbConfig) -> dg.Definitions:
+    gpu_tags = gpu_op_tags(config.deployment)
+    embeddings, centroids = gpu_steps(gpu_tags)
+    search = build_search_assets(len(config.search.rounds), gpu_op_tags=gpu_tags)
     search_checks = [a for a in search if isinstance(a, dg.AssetChecksDefinition)]
     assets = [documents, embeddings, quality_scores, centroids, cluster_assignments, clusters, super_clusters,
               tokenizer, climblab, *[a for a in search if a not in search_checks], climbmix]
@@ -57,12 +79,11 @@ def build_definitions() -> dg.Definitions:
         jobs=jobs,
         sensors=[new_shards_sensor, build_recluster_sensor(jobs), build_search_rounds_sensor(jobs)],
         executor=executor_for(config.deployment),  # every job's, and the UI's materialisations
-        # Empty fields: the file and root are read from the environment when a run starts.
-        resources={"project": ProjectResource(), "embedder": EmbedderResource()},
+        resources=build_resources(),
     )
 
 
-defs = build_definitions()
+defs = build_definitions(load_config())  # fail at load, naming the key, rather than in the first run
 
 
 def shard_job() -> dg.JobDefinition:

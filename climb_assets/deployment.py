@@ -16,7 +16,7 @@ import os
 
 import dagster as dg
 
-from climb.core import ConfigError, DeploymentConfig
+from climb.core import ConfigError, DeploymentConfig, available_cpus
 
 EXECUTOR_ENV = "CLIMB_EXECUTOR"  # read when `deployment.executor` is auto
 # auto picks multiprocess from this many CPUs: each step process imports torch and the graph (seconds),
@@ -26,10 +26,6 @@ EXECUTORS = ("in_process", "multiprocess", "k8s")
 K8S_CONFIG_TAG = "dagster-k8s/config"  # the key dagster_k8s reads from op tags
 GPU_RESOURCE = "nvidia.com/gpu"  # the NVIDIA device plugin's extended resource
 GPU_POOL = "gpu"  # the concurrency pool of every GPU step
-
-
-def available_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def executor_name(deployment: DeploymentConfig, cpus: int | None = None) -> str:

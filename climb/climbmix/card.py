@@ -12,6 +12,8 @@ import re
 
 import yaml
 
+from climb.core.tables import markdown_table
+
 CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$", re.MULTILINE)
 PAPER = ("CLIMB: CLustering-based Iterative Data Mixture Bootstrapping for Language Model Pre-training, "
          "arXiv 2504.13161")
@@ -34,13 +36,13 @@ def _front_matter(summary: dict) -> str:
 
 
 def _cluster_table(rows: list[dict]) -> str:
-    lines = ["| super-cluster | label | optimal weight | realised weight | tokens | documents | epochs | "
-             "available tokens | shortfall | limit |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in rows:
-        lines.append(f"| {r['cluster_id']} | {r['label']} | {r['weight']:.4f} | {r['realised_weight']:.4f} | "
-                     f"{r['tokens']:,} | {r['documents']:,} | {r['epochs']:.2f} | {r['available_tokens']:,} | "
-                     f"{r['shortfall']:,} | {r['limit'] or ''} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["super-cluster", "label", "optimal weight", "realised weight", "tokens", "documents", "epochs",
+         "available tokens", "shortfall", "limit"],
+        [[r["cluster_id"], r["label"], f"{r['weight']:.4f}", f"{r['realised_weight']:.4f}", f"{r['tokens']:,}",
+          f"{r['documents']:,}", f"{r['epochs']:.2f}", f"{r['available_tokens']:,}", f"{r['shortfall']:,}",
+          r["limit"] or ""] for r in rows],
+        numeric=[True, False, True, True, True, True, True, True, True, False])
 
 
 def _formats(summary: dict) -> str:

@@ -226,15 +226,17 @@ class Storage:
         for leftover in leftovers:
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def write_cache_table(self, name: str, key: str, table: pa.Table) -> None:
-        """Write one cache file atomically (temporary name, then rename)."""
-        target = f"{self.cache_dir(name)}/{key}.parquet"
-        buffer = io.BytesIO()
-        pq.write_table(table, buffer)
+    def _write_cache_bytes(self, target: str, data: bytes) -> None:
+        """One cache file written atomically: a temporary name, then a rename."""
         temporary = f"{target}.tmp-{uuid.uuid4().hex}"
         with self.fs.open(temporary, "wb") as handle:
-            handle.write(buffer.getvalue())
+            handle.write(data)
         self.fs.mv(temporary, target)
+
+    def write_cache_table(self, name: str, key: str, table: pa.Table) -> None:
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer)
+        self._write_cache_bytes(f"{self.cache_dir(name)}/{key}.parquet", buffer.getvalue())
 
     def read_cache_table(self, name: str, key: str) -> pa.Table | None:
         target = f"{self.cache_dir(name)}/{key}.parquet"
@@ -242,6 +244,17 @@ class Storage:
             return None
         with self.fs.open(target, "rb") as handle:
             return pq.read_table(handle)
+
+    def write_cache_json(self, name: str, key: str, obj: Any) -> None:
+        self._write_cache_bytes(f"{self.cache_dir(name)}/{key}.json",
+                                json.dumps(obj, indent=1, sort_keys=True).encode())
+
+    def read_cache_json(self, name: str, key: str) -> Any | None:
+        target = f"{self.cache_dir(name)}/{key}.json"
+        if not self.fs.exists(target):
+            return None
+        with self.fs.open(target, "r") as handle:
+            return json.load(handle)
 
     # ---- querying ----------------------------------------------------------------------------
     def duckdb(self):

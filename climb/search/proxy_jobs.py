@@ -8,11 +8,9 @@ same proxy twice.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import time
-import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,22 +70,6 @@ def run_proxy_job(job: ProxyJob) -> dict:
     return result
 
 
-def _cached(storage: Storage, key: str) -> dict | None:
-    path = f"{storage.cache_dir(CACHE)}/{key}.json"
-    if not storage.fs.exists(path):
-        return None
-    with storage.fs.open(path, "r") as handle:
-        return json.load(handle)
-
-
-def _store(storage: Storage, result: dict) -> None:
-    path = f"{storage.cache_dir(CACHE)}/{result['key']}.json"
-    temporary = f"{path}.tmp-{uuid.uuid4().hex}"
-    with storage.fs.open(temporary, "w") as handle:
-        json.dump(result, handle, indent=1, sort_keys=True)
-    storage.fs.mv(temporary, path)
-
-
 def default_workers(device: str) -> int:
     """One worker per CPU on the CPU (each single-threaded); one on a GPU (the GPU is the bottleneck)."""
     return 1 if device == "cuda" else max(1, available_cpus())
@@ -107,7 +89,7 @@ def run_proxies(jobs: list[ProxyJob], *, storage: Storage, workers: int,
     results: dict[str, dict] = {}
     todo = []
     for job in jobs:
-        cached = _cached(storage, job.key)
+        cached = storage.read_cache_json(CACHE, job.key)
         if cached is not None:
             results[job.key] = {**cached, "label": job.label, **job.meta, "reused": True}
         elif job.key not in {j.key for j in todo}:
@@ -119,7 +101,7 @@ def run_proxies(jobs: list[ProxyJob], *, storage: Storage, workers: int,
             futures = {pool.submit(run_proxy_job, job): job for job in todo}
             for done, future in enumerate(as_completed(futures), start=1):
                 result = future.result()
-                _store(storage, result)
+                storage.write_cache_json(CACHE, result["key"], result)
                 results[result["key"]] = {**result, "reused": False}
                 training = result["training"]
                 log.info(f"proxy {done}/{len(todo)} [{result['label']}]: search score {result['search_score']:.4f}, "

@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from climb_assets.corpus_shards import corpus_shards
-from resources import ProjectResource
-from climb_assets.semantic.assets import super_clusters
 from climb.climblab import build_tokenizer, project_tokenizer, write_climblab
+from climb.core import markdown_table
+from climb_assets.corpus_shards import corpus_shards
+from climb_assets.semantic.assets import super_clusters
+from resources import ProjectResource
 
 
 @dg.asset(group_name="climblab", kinds={"huggingface"}, deps=["documents"])
@@ -41,14 +42,16 @@ def climblab(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.
     report = write_climblab(storage=storage, shard_keys=shard_keys, tokenizer=project_tokenizer(storage),
                             log=context.log)
     total = max(report.tokens, 1)
-    rows = "\n".join(f"| {c['cluster_id']} | {c['label']} | {c['documents']:,} | {c['tokens']:,} | "
-                     f"{c['tokens'] / total:.3f} |" for c in report.clusters)
+    table = markdown_table(["id", "label", "documents", "tokens", "share"],
+                           [[c["cluster_id"], c["label"], f"{c['documents']:,}", f"{c['tokens']:,}",
+                             f"{c['tokens'] / total:.3f}"] for c in report.clusters],
+                           numeric=[False, False, True, True, True])
     context.log.info(f"ClimbLab: {report.documents:,} documents, {report.tokens:,} tokens in "
                      f"{len(report.clusters)} super-clusters; {report.pruned_documents:,} pruned")
     return dg.MaterializeResult(metadata={
         "documents": report.documents, "pruned_documents": report.pruned_documents, "tokens": report.tokens,
         "super_clusters": len(report.clusters), "seconds": report.seconds,
         "tokens_per_cluster": dg.MetadataValue.json({str(c["cluster_id"]): c["tokens"] for c in report.clusters}),
-        "clusters": dg.MetadataValue.md("| id | label | documents | tokens | share |\n|---|---|---:|---:|---:|\n" + rows),
+        "clusters": dg.MetadataValue.md(table),
         "path": dg.MetadataValue.path(report.path),
     })

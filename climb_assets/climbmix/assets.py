@@ -2,17 +2,18 @@
 
 import dagster as dg
 
+from climb.climbmix import ExportSettings, materialise_climbmix
+from climb.core import markdown_table
 from climb_assets.climblab.assets import climblab
 from resources import ProjectResource
-from climb.climbmix import ExportSettings
-from climb.climbmix import materialise_climbmix
 
 
 def _clusters_markdown(rows: list[dict]) -> str:
-    lines = "\n".join(f"| {r['cluster_id']} | {r['label']} | {r['weight']:.4f} | {r['realised_weight']:.4f} | "
-                      f"{r['tokens']:,} | {r['epochs']:.2f} | {r['shortfall']:,} | {r['limit'] or ''} |" for r in rows)
-    return ("| super-cluster | label | weight | realised | tokens | epochs | shortfall | limit |\n"
-            "|---|---|---:|---:|---:|---:|---:|---|\n" + lines)
+    return markdown_table(
+        ["super-cluster", "label", "weight", "realised", "tokens", "epochs", "shortfall", "limit"],
+        [[r["cluster_id"], r["label"], f"{r['weight']:.4f}", f"{r['realised_weight']:.4f}", f"{r['tokens']:,}",
+          f"{r['epochs']:.2f}", f"{r['shortfall']:,}", r["limit"] or ""] for r in rows],
+        numeric=[False, False, True, True, True, True, True, False])
 
 
 @dg.asset(group_name="climbmix", kinds={"parquet", "huggingface"}, deps=["optimal_mixture", climblab])

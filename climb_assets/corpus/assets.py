@@ -2,17 +2,18 @@
 
 import dagster as dg
 
-from resources import EmbedderResource, ProjectResource
-from climb_assets.partitions import SHARDS, shards_partitions
-from climb.core import ConfigError
-from climb.corpus import COUNT_FIELDS, config_shards, locate_shard, write_documents
+from climb.core import ConfigError, markdown_table
+from climb.corpus import COUNT_FIELDS, UnreadableFileError, config_shards, locate_shard, write_documents
 from climb.quality import rater_specs, trained_raters, write_quality_scores
-from climb.corpus import UnreadableFileError
+from climb_assets.partitions import SHARDS, shards_partitions
+from resources import EmbedderResource, ProjectResource
 
 
 def _reasons_table(reasons: dict[str, int]) -> dg.MetadataValue:
-    lines = ["| reason | records |", "|---|---:|"] + [f"| `{r}` | {n:,} |" for r, n in sorted(reasons.items())]
-    return dg.MetadataValue.md("\n".join(lines) if reasons else "no record was filtered, duplicated or quarantined")
+    return dg.MetadataValue.md(markdown_table(["reason", "records"],
+                                              [[f"`{r}`", f"{n:,}"] for r, n in sorted(reasons.items())],
+                                              numeric=[False, True],
+                                              empty="no record was filtered, duplicated or quarantined"))
 
 
 @dg.asset(
@@ -58,11 +59,9 @@ def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
 def _histogram_table(histograms: dict[str, list[int]]) -> dg.MetadataValue:
     raters = list(histograms)
     bins = len(next(iter(histograms.values()), []))
-    lines = ["| score | " + " | ".join(raters) + " |", "|---|" + "---:|" * len(raters)]
-    for b in range(bins):
-        low, high = 5 * b / bins, 5 * (b + 1) / bins
-        lines.append(f"| {low:.1f}-{high:.1f} | " + " | ".join(f"{histograms[r][b]:,}" for r in raters) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
+    rows = [[f"{5 * b / bins:.1f}-{5 * (b + 1) / bins:.1f}", *(f"{histograms[r][b]:,}" for r in raters)]
+            for b in range(bins)]
+    return dg.MetadataValue.md(markdown_table(["score", *raters], rows, numeric=[False] + [True] * len(raters)))
 
 
 @dg.asset(

@@ -7,20 +7,19 @@ Rounds are partitions ("1", "2", ...): materialise round 1, look at it, then rou
 
 import dagster as dg
 
-from climb_assets.deployment import GPU_POOL
-from resources import ProjectResource
 from climb.climblab import project_tokenizer
-from climb.search import choose_optimal
-from climb.core import as_markdown
-from climb.search import PREDICTOR, fit_round_predictor, propose_candidates, run_round
-from climb.search import prepare_target
+from climb.core import as_markdown, markdown_table
+from climb.search import PREDICTOR, choose_optimal, fit_round_predictor, prepare_target, propose_candidates, run_round
+from climb_assets.deployment import GPU_POOL
+from resources import ProjectResource, ProxyTrainerResource
 
 POOR_SPEARMAN = 0.3  # below this the predictor ranks mixtures little better than chance
 
 
 def _weights_markdown(weights: dict[str, float], labels: dict[str, str]) -> str:
-    rows = "\n".join(f"| {cid} | {labels.get(cid, '')} | {w:.4f} |" for cid, w in weights.items())
-    return "| super-cluster | label | weight |\n|---|---|---:|\n" + rows
+    return markdown_table(["super-cluster", "label", "weight"],
+                          [[cid, labels.get(cid, ""), f"{w:.4f}"] for cid, w in weights.items()],
+                          numeric=[False, False, True])
 
 
 def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> list:
@@ -70,11 +69,12 @@ def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> li
 
     @dg.asset(partitions_def=rounds, group_name="search", kinds={"pytorch"}, deps=[candidate_mixtures, target_set],
               pool=GPU_POOL, op_tags=gpu_op_tags)
-    def proxy_runs(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    def proxy_runs(context: dg.AssetExecutionContext, project: ProjectResource,
+                   proxy_trainer: ProxyTrainerResource) -> dg.MaterializeResult:
         """One proxy LM per candidate mixture, trained on token windows sampled from ClimbLab's token stores
         by the mixture's weights and scored on the target (search split; the holdout split is recorded for
         verification only). Content-addressed: a finished run is never trained again."""
-        config, storage = project.config(), project.storage()
+        config, storage = proxy_trainer.configure(project.config()), project.storage()
         stats = run_round(int(context.partition_key), storage=storage, config=config, log=context.log)
         return dg.MaterializeResult(metadata={
             "runs": stats["runs"], "reused": stats["reused"], "best_search_score": round(stats["best_score"], 4),
@@ -110,15 +110,17 @@ def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> li
                                    metadata={"cv_spearman": spearman, "family": cv["family"], "points": cv["n_points"]})
 
     @dg.asset(group_name="search", kinds={"pytorch"}, deps=[predictor], pool=GPU_POOL, op_tags=gpu_op_tags)
-    def optimal_mixture(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    def optimal_mixture(context: dg.AssetExecutionContext, project: ProjectResource,
+                        proxy_trainer: ProxyTrainerResource) -> dg.MaterializeResult:
         """The final predictor's argmax among feasible mixtures, verified by a proxy on the held-apart target,
         beside the baselines trained and scored the same way: uniform, token-proportional (the paper's
         "Random"), the best evaluated candidate (Best@N) and RegMix one-shot at the same proxy budget."""
-        config, storage = project.config(), project.storage()
+        config, storage = proxy_trainer.configure(project.config()), project.storage()
         result = choose_optimal(storage=storage, config=config, log=context.log)
-        table = "| method | holdout score | search score | predicted | proxy runs |\n|---|---:|---:|---:|---:|\n" + "\n".join(
-            f"| {r['method']} | {r['holdout_score']:.4f} | {r['search_score']:.4f} | {r['predicted']:.4f} | "
-            f"{r['proxy_runs']} |" for r in result["comparison"])
+        table = markdown_table(
+            ["method", "holdout score", "search score", "predicted", "proxy runs"],
+            [[r["method"], f"{r['holdout_score']:.4f}", f"{r['search_score']:.4f}", f"{r['predicted']:.4f}",
+              r["proxy_runs"]] for r in result["comparison"]], numeric=[False, True, True, True, True])
         return dg.MaterializeResult(metadata={
             "weights": dg.MetadataValue.json(result["weights"]),
             "weights_table": dg.MetadataValue.md(_weights_markdown(result["weights"], result["labels"])),

@@ -1,93 +1,93 @@
-"""Semantic stage: documents become vectors (paper step 1)."""
+"""Semantic stage (paper steps 1-4): documents become vectors, centroids, assignments, profiled and pruned
+clusters, and super-clusters."""
 
 import dagster as dg
 
 from climb_assets.corpus.assets import documents
 from climb_assets.corpus_shards import corpus_shards
-from climb_assets.deployment import GPU_POOL, gpu_op_tags
-from resources import EmbedderResource, ProjectResource
+from climb_assets.deployment import GPU_POOL
 from climb_assets.partitions import shards_partitions
-from climb.climblab import project_tokenizer
-from climb.semantic import fit_centroids, write_assignments
-from climb.core import load_config
-from climb.semantic import MergeSettings
-from climb.core import as_markdown, cluster_sizes
-from climb.semantic import write_cluster_profiles, write_super_clusters
-from climb.climblab import count_tokens
-from climb.semantic import write_embeddings
-
-# The GPU pod of the embedding and K-means steps on Kubernetes, from the configuration read at import
-# ($CLIMB_CONFIG, as definitions.py reads it): the run worker launching step pods loads the same file.
-GPU_OP_TAGS = gpu_op_tags(load_config().deployment)
+from climb.climblab import count_tokens, project_tokenizer
+from climb.core import as_markdown, cluster_sizes, markdown_table
+from climb.semantic import (MergeSettings, fit_centroids, write_assignments, write_cluster_profiles,
+                            write_embeddings, write_super_clusters)
+from resources import EmbedderResource, ProjectResource
 
 
-@dg.asset(
-    partitions_def=shards_partitions,
-    group_name="semantic",
-    kinds={"pytorch", "numpy"},
-    deps=[documents],
-    pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
-)
-def embeddings(context: dg.AssetExecutionContext, project: ProjectResource,
-               embedder: EmbedderResource) -> dg.MaterializeResult:
-    """One L2-normalised float16 vector per kept document of the shard, in the documents' order
-    (`embeddings.npy` beside `ids.parquet`), from the configured encoder pooled as the model defines it.
+def gpu_steps(op_tags: dict | None = None) -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
+    """`embeddings` and `centroids`, the stage's GPU steps, with `op_tags` giving them a GPU pod on
+    Kubernetes (climb_assets.deployment.gpu_op_tags, from the configuration the code location loads once)."""
+    return (_embeddings(op_tags), _centroids(op_tags))
 
-    Recomputed from the documents on every materialisation (nothing cached), so vectors always match
-    the current documents; the same documents and settings give identical vectors.
-    """
-    config, storage = project.config(), project.storage()
-    model = embedder.embedder(config.embedding)
-    context.log.info(f"embedding with {config.embedding.model} on {model.placement.name}, "
-                     f"max_length {model.max_length}, dtype {model.placement.dtype}")
-    report = write_embeddings(context.partition_key, storage=storage, embedder=model, log=context.log)
-    context.log.info(f"{context.partition_key}: {report.count:,} vectors of dim {report.dim} in {report.seconds:.1f} s "
-                     f"({report.docs_per_second:,.1f} docs/s, {report.tokens_per_second:,.0f} tokens/s)")
-    return dg.MaterializeResult(
-        metadata={
-            "count": report.count,
-            "dim": report.dim,
-            "model": report.model,
-            "device": report.device,
-            "dtype": report.dtype,
-            "max_length": report.max_length,
-            "docs_per_second": report.docs_per_second,
-            "tokens_per_second": report.tokens_per_second,
-            "tokens": report.tokens,
-            "seconds": report.seconds,
-            "dagster/row_count": report.count,
+
+def _embeddings(op_tags: dict | None) -> dg.AssetsDefinition:
+    @dg.asset(name="embeddings", partitions_def=shards_partitions, group_name="semantic", kinds={"pytorch", "numpy"},
+              deps=[documents], pool=GPU_POOL, op_tags=op_tags)
+    def embeddings(context: dg.AssetExecutionContext, project: ProjectResource,
+                   embedder: EmbedderResource) -> dg.MaterializeResult:
+        """One L2-normalised float16 vector per kept document of the shard, in the documents' order
+        (`embeddings.npy` beside `ids.parquet`), from the configured encoder pooled as the model defines it.
+
+        Recomputed from the documents on every materialisation (nothing cached), so vectors always match
+        the current documents; the same documents and settings give identical vectors.
+        """
+        config, storage = project.config(), project.storage()
+        model = embedder.embedder(config.embedding)
+        context.log.info(f"embedding with {config.embedding.model} on {model.placement.name}, "
+                         f"max_length {model.max_length}, dtype {model.placement.dtype}")
+        report = write_embeddings(context.partition_key, storage=storage, embedder=model, log=context.log)
+        context.log.info(f"{context.partition_key}: {report.count:,} vectors of dim {report.dim} in {report.seconds:.1f} s "
+                         f"({report.docs_per_second:,.1f} docs/s, {report.tokens_per_second:,.0f} tokens/s)")
+        return dg.MaterializeResult(
+            metadata={
+                "count": report.count,
+                "dim": report.dim,
+                "model": report.model,
+                "device": report.device,
+                "dtype": report.dtype,
+                "max_length": report.max_length,
+                "docs_per_second": report.docs_per_second,
+                "tokens_per_second": report.tokens_per_second,
+                "tokens": report.tokens,
+                "seconds": report.seconds,
+                "dagster/row_count": report.count,
+                "path": dg.MetadataValue.path(report.path),
+            }
+        )
+
+    return embeddings
+
+
+def _centroids(op_tags: dict | None) -> dg.AssetsDefinition:
+    @dg.asset(name="centroids", group_name="semantic", kinds={"faiss", "numpy"}, deps=["embeddings"], pool=GPU_POOL,
+              op_tags=op_tags)
+    def centroids(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+        """Spherical K-means centroids (paper step 2: K_init = 1000, faiss), fitted on a memory-bounded sample
+        drawn across every shard's embeddings, on the GPU when faiss's GPU build and CUDA are present.
+
+        K is reduced, with a warning, when the corpus is too small for `k_init` (every centroid needs
+        enough points to be estimated).
+        """
+        config, storage = project.config(), project.storage()
+        shard_keys = corpus_shards(context, storage, needs=("embeddings",))
+        report = fit_centroids(storage=storage, shard_keys=shard_keys, config=config.clustering, log=context.log)
+        context.log.info(f"K-means: K {report.k} on {report.sample_size:,} of {report.documents:,} documents "
+                         f"in {report.seconds:.1f} s on {report.device}")
+        sizes = cluster_sizes(report.sample_cluster_sizes, title=f"sample documents per centroid (K {report.k})")
+        return dg.MaterializeResult(metadata={
+            "k": report.k, "k_requested": report.k_requested, "inertia": report.inertia,
+            "mean_distance": report.mean_distance, "sample_size": report.sample_size, "documents": report.documents,
+            "fit_seconds": report.seconds,
+            "device": report.device, "warning": report.warning or "",
+            "cluster_sizes": dg.MetadataValue.md(as_markdown(sizes, "cluster sizes")),
             "path": dg.MetadataValue.path(report.path),
-        }
-    )
+        })
 
-
-@dg.asset(group_name="semantic", kinds={"faiss", "numpy"}, deps=[embeddings], pool=GPU_POOL, op_tags=GPU_OP_TAGS)
-def centroids(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-    """Spherical K-means centroids (paper step 2: K_init = 1000, faiss), fitted on a memory-bounded sample
-    drawn across every shard's embeddings, on the GPU when faiss's GPU build and CUDA are present.
-
-    K is reduced, with a warning, when the corpus is too small for `k_init` (every centroid needs
-    enough points to be estimated).
-    """
-    config, storage = project.config(), project.storage()
-    shard_keys = corpus_shards(context, storage, needs=("embeddings",))
-    report = fit_centroids(storage=storage, shard_keys=shard_keys, config=config.clustering, log=context.log)
-    context.log.info(f"K-means: K {report.k} on {report.sample_size:,} of {report.documents:,} documents "
-                     f"in {report.seconds:.1f} s on {report.device}")
-    sizes = cluster_sizes(report.sample_cluster_sizes, title=f"sample documents per centroid (K {report.k})")
-    return dg.MaterializeResult(metadata={
-        "k": report.k, "k_requested": report.k_requested, "inertia": report.inertia,
-        "mean_distance": report.mean_distance, "sample_size": report.sample_size, "documents": report.documents,
-        "fit_seconds": report.seconds,
-        "device": report.device, "warning": report.warning or "",
-        "cluster_sizes": dg.MetadataValue.md(as_markdown(sizes, "cluster sizes")),
-        "path": dg.MetadataValue.path(report.path),
-    })
+    return centroids
 
 
 @dg.asset(partitions_def=shards_partitions, group_name="semantic", kinds={"faiss", "parquet"},
-          deps=[embeddings, centroids, "tokenizer"])
+          deps=["embeddings", "centroids", "tokenizer"])
 def cluster_assignments(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
     """The nearest centroid and its distance for every kept document of the shard, with the document's
     token count under the project tokenizer (the unit of ClimbLab's token accounting).
@@ -133,7 +133,7 @@ def clusters(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.
     })
 
 
-@dg.asset(group_name="semantic", kinds={"scipy", "parquet"}, deps=[clusters, centroids])
+@dg.asset(group_name="semantic", kinds={"scipy", "parquet"}, deps=[clusters, "centroids"])
 def super_clusters(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
     """Super-clusters (paper step 4): Ward linkage over the surviving centroids, cut at
     `merge_threshold` (1.5 on unit centroids) or at `target_super_clusters`, with a collapse guard
@@ -146,19 +146,18 @@ def super_clusters(context: dg.AssetExecutionContext, project: ProjectResource) 
     settings = MergeSettings(threshold=c.merge_threshold, target=c.target_super_clusters,
                              max_token_share=c.max_token_share)
     report = write_super_clusters(storage=storage, shard_keys=shard_keys, settings=settings, log=context.log)
-    rows = [{"cluster_id": r["cluster_id"], "label": r["label"], "documents": r["documents"], "tokens": r["tokens"],
-             "token_share": round(r["token_share"], 4), "fine_clusters": len(r["fine_clusters"])} for r in report.table]
+    table = markdown_table(
+        ["cluster_id", "label", "documents", "tokens", "token_share", "fine_clusters"],
+        [[r["cluster_id"], r["label"], r["documents"], r["tokens"], round(r["token_share"], 4), len(r["fine_clusters"])]
+         for r in report.table], numeric=[True, False, True, True, True, True])
     context.log.info(f"{report.k} super-clusters at threshold {report.threshold_used}")
     return dg.MaterializeResult(metadata={
         "k": report.k, "threshold_used": report.threshold_used, "warnings": dg.MetadataValue.json(list(report.warnings)),
-        "super_clusters": dg.MetadataValue.md(_table_markdown(rows)),
+        "super_clusters": dg.MetadataValue.md(table),
         "projection": dg.MetadataValue.md(as_markdown(report.projection_png, "centroids by super-cluster")),
         "path": dg.MetadataValue.path(report.path),
     })
 
 
-def _table_markdown(rows: list[dict]) -> str:
-    if not rows:
-        return "(none)"
-    header = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0])
-    return header + "\n" + "\n".join("| " + " | ".join(str(v) for v in row.values()) + " |" for row in rows)
+
+embeddings, centroids = gpu_steps()  # without pod settings: tests and local materialisations

@@ -7,7 +7,7 @@ import dagster as dg
 from climb_assets.climbmix.assets import climbmix
 from climb_assets.climbmix.checks import climbmix_matches_mixture
 from resources import ProjectResource
-from tests.resources.test_climbmix import build_climblab_storage
+from tests.climb.climbmix.test_climbmix import build_climblab_storage
 
 
 def test_climbmix_materialises_with_the_export_section(tmp_path):
