@@ -56,7 +56,7 @@ def regmix_mixture(predictor: Predictor, *, token_shares: np.ndarray, caps: np.n
         top_k: mixtures averaged (RegMix: 100).
     """
     pool = dirichlet_candidates(token_shares, n=pool_size, seed=seed, temperature=temperature, caps=caps)
-    top = pool[np.argsort(-predictor.predict(pool))[: min(top_k, len(pool))]]
+    top = pool[np.argsort(-predictor.predict(pool), kind="stable")[: min(top_k, len(pool))]]  # ties: draw order
     return round_to_simplex(top.mean(axis=0)[None, :])[0]
 
 

@@ -79,7 +79,7 @@ def verify_embeddings(storage: Storage, shard_key: str) -> tuple[bool, dict]:
     document_ids = storage.read_table(DOCUMENTS, "documents.parquet", shard_key, columns=["id"]).column("id")
     try:
         vectors = storage.read_array(ASSET, "embeddings.npy", shard_key)
-    except ValueError as err:  # a truncated or overwritten .npy
+    except (ValueError, EOFError) as err:  # a truncated, emptied or overwritten .npy
         return False, {"error": f"embeddings.npy cannot be read: {err}"}
     aligned = len(vectors) == len(ids) == len(document_ids) and ids.equals(document_ids)
     as_float = np.asarray(vectors, dtype=np.float32)

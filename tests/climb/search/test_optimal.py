@@ -113,9 +113,6 @@ def test_regmix_with_ties_keeps_only_top_scored_rows():
     assert answer[0] >= eligible[:, 0].min() - 1e-4
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: optimal.regmix_mixture ranks the pool with np.argsort's default "
-                   "(unstable) sort, so which tied rows enter the top_k depends on numpy's sort implementation "
-                   "(SIMD/CPU), unlike mixtures.propose which sorts with kind='stable'")
 def test_regmix_breaks_ties_in_draw_order():
     """Tied predictions keep the pool's draw order (a stable sort), so the answer is reproducible across machines."""
     rows = pool()

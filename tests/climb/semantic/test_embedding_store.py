@@ -208,9 +208,7 @@ def test_verify_catches_damaged_embeddings(embedded, damage, expected):
 @pytest.mark.parametrize("keep", [
     pytest.param(0.05, id="inside-magic"), pytest.param(0.3, id="inside-header"), pytest.param(0.5, id="half-data"),
     pytest.param(0.99, id="last-bytes-missing"),
-    pytest.param(0.0, id="empty-file", marks=pytest.mark.xfail(
-        strict=True, raises=EOFError, reason="product bug: verify_embeddings catches only ValueError, but np.load "
-        "raises EOFError on a zero-byte embeddings.npy, so verify crashes instead of reporting the file")),
+    pytest.param(0.0, id="empty-file"),
 ])
 def test_verify_catches_a_truncated_file(embedded, keep):
     """embeddings.npy cut short (a killed copy) is reported as unreadable, not as a crash."""
