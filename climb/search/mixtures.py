@@ -135,7 +135,7 @@ def clean_weights(weights: np.ndarray) -> np.ndarray:
     return rounded
 
 
-def _prior(token_shares: np.ndarray, temperature: float) -> np.ndarray:
+def tempered_prior(token_shares: np.ndarray, temperature: float) -> np.ndarray:
     shares = np.asarray(token_shares, dtype=np.float64)
     if shares.ndim != 1 or not np.isfinite(shares).all() or (shares < 0).any() or shares.sum() <= 0:
         raise ValueError(f"token_shares must be a 1-D array >= 0 with a positive sum, got {shares!r}")
@@ -145,7 +145,7 @@ def _prior(token_shares: np.ndarray, temperature: float) -> np.ndarray:
     return prior / prior.sum()
 
 
-def _checked_caps(caps: np.ndarray | None, k: int) -> np.ndarray | None:
+def checked_caps(caps: np.ndarray | None, k: int) -> np.ndarray | None:
     if caps is None:
         return None
     caps = np.asarray(caps, dtype=np.float64)
@@ -177,9 +177,9 @@ def dirichlet_candidates(token_shares: np.ndarray, *, n: int, seed: int, tempera
         exclude: `mixture_key`s never to return, e.g. mixtures already evaluated.
         max_draws: Dirichlet draws before giving up (default SAMPLE_MULTIPLIER * n).
     """
-    prior = _prior(token_shares, temperature)
+    prior = tempered_prior(token_shares, temperature)
     k = len(prior)
-    caps = _checked_caps(caps, k)
+    caps = checked_caps(caps, k)
     if n < 0:
         raise ValueError(f"n = {n}, expected >= 0")
     max_draws = SAMPLE_MULTIPLIER * n if max_draws is None else max_draws

@@ -26,7 +26,8 @@ import pyarrow as pa
 from climb.core.hashing import content_hash
 from climb.climblab.build import CLIMBLAB, TOKEN_STORES
 from climb.core.config import ClimbConfig
-from climb.search.mixtures import dirichlet_candidates, feasibility_caps, mixture_key, propose
+from climb.search import designs
+from climb.search.mixtures import feasibility_caps, mixture_key
 from climb.search.predictor import Predictor, fit_predictor
 from climb.search.proxy import ProxyConfig, proxy_key
 from climb.search.proxy_jobs import ProxyJob, default_workers, job_threads, run_proxies, tokenizer_folder
@@ -97,33 +98,47 @@ def round_seed(seed: int, round_number: int) -> int:
 
 def round_candidates(round_number: int, *, n: int, token_shares: np.ndarray, caps: np.ndarray | None,
                      evaluated: np.ndarray, predictor: Predictor | None, seed: int, temperature: float,
-                     pool_size: int, top_n: int | None) -> tuple[np.ndarray, np.ndarray]:
+                     pool_size: int, top_n: int | None, first_round: str = "coverage",
+                     acquisition: str = "ucb", exploration: float = 1.0,
+                     scores: np.ndarray | None = None,
+                     fitted: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(weights (n', K), predicted (n',)) of one round, n' <= n; the pure core of `propose_candidates`.
 
-    Round 1 draws from the RegMix-style Dirichlet (predicted = nan); later rounds rank a pool by the
-    predictor and pick at random among its top (`mixtures.propose`). Evaluated mixtures are never proposed.
+    Round 1 is the `first_round` design (predicted = nan); later rounds rank a pool by the `acquisition`
+    (`designs.acquire`). Evaluated mixtures are never proposed.
 
     Args:
         round_number: 1-based.
         n: candidates wanted.
-        token_shares: (K,) the Dirichlet prior's token shares.
+        token_shares: (K,) the priors' token shares.
         caps: (K,) largest weight per cluster (`mixtures.feasibility_caps`), None for none.
         evaluated: (m, K) mixtures of earlier rounds (excluded).
+        scores: (m,) their search scores (thompson's bootstrap); None for none.
+        fitted: (weights, scores) the predictor was also fitted on (translated earlier evidence), for the bootstrap.
         predictor: round r-1's predictor; None in round 1.
         seed: the search seed (the round's draws use `round_seed(seed, round_number)`).
-        temperature: round 1's prior exponent (paper: 0.5).
-        pool_size, top_n: later rounds' pool and top (`mixtures.propose`).
+        temperature: the prior exponent (paper: 0.5).
+        pool_size, top_n: later rounds' pool and top (`designs.acquire`).
+        first_round: `coverage` or `dirichlet` (the paper's sampler).
+        acquisition: `thompson`, `ucb` or `mean` (the paper's top-N by prediction).
+        exploration: ucb's kappa.
     """
     exclude = {mixture_key(w) for w in evaluated}
     seed = round_seed(seed, round_number)
     if round_number == 1:
-        weights = dirichlet_candidates(token_shares, n=n, seed=seed, temperature=temperature, caps=caps,
-                                       exclude=exclude)
+        weights = designs.first_round(first_round, token_shares, n=n, seed=seed, temperature=temperature, caps=caps,
+                                      exclude=exclude)
         return weights, np.full(len(weights), np.nan)
     if predictor is None:
         raise ValueError(f"round {round_number} ranks its pool by round {round_number - 1}'s predictor: none given")
-    return propose(predictor.predict, token_shares=token_shares, n=n, seed=seed, pool_size=pool_size, top_n=top_n,
-                   caps=caps, exclude=exclude)
+    return designs.acquire(predictor, token_shares=token_shares, n=n, seed=seed, pool_size=pool_size, top_n=top_n,
+                           caps=caps, exclude=exclude, acquisition=acquisition, kappa=exploration,
+                           temperature=temperature, evaluated=_with(evaluated, fitted, 0),
+                           scores=None if scores is None else _with(scores, fitted, 1))
+
+
+def _with(runs: np.ndarray, fitted: tuple[np.ndarray, np.ndarray] | None, part: int) -> np.ndarray:
+    return runs if fitted is None or not len(fitted[1]) else np.concatenate([runs, fitted[part]])
 
 
 def _scores_context(storage: Storage, config: ClimbConfig) -> dict:
@@ -178,13 +193,15 @@ def propose_candidates(round_number: int, *, storage: Storage, config: ClimbConf
     evidence = _translate_earlier(storage, space, config, log) if round_number == 1 else None
     n = search.rounds[round_number - 1]
     limits = caps(config, space)
-    done_weights, _, _ = evaluated_runs(storage, space, range(1, round_number))
+    done_weights, done_scores, _ = evaluated_runs(storage, space, range(1, round_number))
     predictor = None if round_number == 1 else Predictor.from_json(
         storage.read_json(PREDICTOR, "predictor.json", str(round_number - 1)))
     weights, predicted = round_candidates(round_number, n=n, token_shares=space.token_shares, caps=limits,
                                           evaluated=done_weights, predictor=predictor, seed=search.seed,
                                           temperature=search.temperature, pool_size=search.pool_size,
-                                          top_n=search.top_n)
+                                          top_n=search.top_n, first_round=search.first_round,
+                                          acquisition=search.acquisition, exploration=search.exploration,
+                                          scores=done_scores, fitted=translated_points(storage, space))
     seed = round_seed(search.seed, round_number)
     if len(weights) < n:
         log.warning(f"round {round_number}: only {len(weights)} distinct feasible candidates of {n} asked for")
@@ -200,7 +217,8 @@ def propose_candidates(round_number: int, *, storage: Storage, config: ClimbConf
                                          "caps": limits.tolist(), "cluster_ids": list(space.cluster_ids),
                                          "evidence": None if evidence is None else evidence.report})
     return {"candidates": len(weights), "asked": n, "weights": weights, "predicted": predicted, "space": space,
-            "evidence": None if evidence is None else evidence.report}
+            "evidence": None if evidence is None else evidence.report,
+            "coverage": designs.coverage_report(np.vstack([done_weights, weights]))}
 
 
 def _translate_earlier(storage: Storage, space: SearchSpace, config: ClimbConfig, log: logging.Logger):

@@ -56,9 +56,10 @@ def units(rows: np.ndarray) -> np.ndarray:
 
 
 def candidates(round_number: int, **overrides):
-    """round_candidates with small defaults (n 8, SHARES, no caps, nothing evaluated, seed 0)."""
+    """round_candidates with small defaults (n 8, SHARES, no caps, nothing evaluated, seed 0) and the paper's designs
+    (Dirichlet round 1, top-N by prediction later; the project's designs are tested in test_designs.py)."""
     args = dict(n=8, token_shares=SHARES, caps=None, evaluated=np.zeros((0, len(SHARES))), predictor=None, seed=0,
-                temperature=0.5, pool_size=300, top_n=None)
+                temperature=0.5, pool_size=300, top_n=None, first_round="dirichlet", acquisition="mean")
     args.update(overrides)
     return round_candidates(round_number, **args)
 
@@ -103,6 +104,13 @@ def test_round_one_draws_n_feasible_rows_on_the_simplex(n, caps):
         assert (weights <= caps[None, :] + 1e-9).all()
     assert len({mixture_key(w) for w in weights}) == n
     assert predicted.shape == (n,) and np.isnan(predicted).all()
+
+
+def test_round_one_coverage_design_starts_at_the_prior():
+    """Round 1 with the default coverage design starts at the tempered prior and returns n distinct rows."""
+    weights, _ = candidates(1, seed=4, n=6, first_round="coverage")
+    assert len({mixture_key(w) for w in weights}) == 6
+    np.testing.assert_allclose(weights[0], SHARES**0.5 / (SHARES**0.5).sum(), atol=1e-3)
 
 
 def test_round_one_is_the_dirichlet_sampler_at_the_round_seed():
