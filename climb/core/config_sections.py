@@ -145,6 +145,19 @@ class SearchConfig(_Section):
     workers: int | None = Field(default=None, ge=1)  # proxy runs trained in parallel; null: one per CPU
     baselines: list[Literal["uniform", "token_proportional", "best_of_n", "regmix"]] = [
         "uniform", "token_proportional", "best_of_n", "regmix"]
+    # Round 1: coverage (the prior, then dense draws filling the simplex in log-weight space) | dirichlet (paper)
+    first_round: Literal["coverage", "dirichlet"] = "coverage"
+    # Later rounds, after the predicted optimum: thompson (optima of bootstrap refits) | ucb (picks among the top by
+    # mean + exploration * std) | mean (paper: top-N by prediction alone)
+    acquisition: Literal["thompson", "ucb", "mean"] = "ucb"
+    exploration: float = Field(default=1.0, ge=0)  # ucb's kappa, in standard deviations of the predicted score
+    # The answer: argmax (paper) | topk_mean (RegMix) | regularised (predicted - kl_weight * KL(w || prior)) |
+    # verified (final_verify_runs proxies on the search split choose among the finalists and the best run)
+    final: Literal["argmax", "topk_mean", "regularised", "verified"] = "verified"
+    final_top_k: int = Field(default=100, ge=1)  # topk_mean: mixtures of the pool averaged (RegMix: 100)
+    final_kl_weight: float = Field(default=0.05, ge=0)  # regularised: lambda, in score units (Olmix: 0.05-0.1)
+    final_verify_runs: int = Field(default=3, ge=1)  # verified: finalists trained, counted in the search's budget
+    verify_seeds: int = Field(default=1, ge=1)  # proxy seeds each method's answer is verified with (mean reported)
 
 
 class ProxyConfigSection(_Section):

@@ -48,6 +48,29 @@ def print_summary(config, totals: dict) -> None:
     )
 
 
+def _mixture(weights: dict, labels: dict) -> str:
+    """`label 0.70, label 0.30` by descending weight; clusters under 1% left out."""
+    ranked = sorted(((w, labels.get(cid, cid)) for cid, w in weights.items() if w >= 0.01), reverse=True)
+    return ", ".join(f"{label} {w:.2f}" for w, label in ranked) or "(empty)"
+
+
+def print_search(result: dict, references: dict | None = None) -> None:
+    """The optimal mixture by super-cluster label, how it was chosen, and every method's verified holdout score
+    (higher is better) beside it; `references` (name -> verified mixture) are shown with their gap."""
+    labels = {cid: f"[{cid}] {label}" for cid, label in result["labels"].items()}
+    _echo(f"optimal mixture ({result['rule']}, {result['proxy_runs']} proxy runs, predictor "
+          f"{result['predictor_family']}): {_mixture(result['weights'], labels)}")
+    rows = [(r["method"], dict(zip(result["labels"], r["weights"])), r) for r in result["comparison"]]
+    rows += [(name, dict(zip(result["labels"], r["weights"])), r) for name, r in (references or {}).items()]
+    best = max(r["holdout_score"] for _, _, r in rows)
+    seeds = len(rows[0][2].get("holdout_scores", [0]))
+    _echo(f"verified on the held-apart target (mean token log-likelihood, higher is better; mean of {seeds} proxy "
+          f"seed(s)):")
+    for name, weights, r in sorted(rows, key=lambda row: -row[2]["holdout_score"]):
+        _echo(f"  {name:<18} {r['holdout_score']:8.4f} ± {r.get('holdout_std', 0.0):.3f} "
+              f"({r['holdout_score'] - best:+.3f} to the best)  {_mixture(weights, labels)}")
+
+
 def print_status(status: dict, as_json: bool) -> None:
     """`climb status`: the whole status as JSON, or one line per asset (state, short metadata, checks)."""
     if as_json:

@@ -10,7 +10,7 @@ import dagster as dg
 from climb.core import DEFAULT_CONFIG_PATH, load_config
 from climb_assets.cli import ClimbError
 from climb_assets.cli.parsing import export_formats, selected_keys
-from climb_assets.cli.printing import _echo, print_export, print_status, print_summary
+from climb_assets.cli.printing import _echo, print_export, print_search, print_status, print_summary
 from climb_assets.phases import plan_phases
 
 # No executor here: the code location's (deployment.executor; auto: $CLIMB_EXECUTOR, else multiprocess from 8 CPUs).
@@ -168,7 +168,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config, instance = prepare_environment(str(DEFAULT_CONFIG_PATH), home)
     totals = run_pipeline(instance, config)
     print_summary(config, totals)
+    _print_search(config, planted=DemoManifest.load(demo_dir).target_mixture)
     return 0
+
+
+def _print_search(config, planted: dict[str, float] | None = None) -> None:
+    """The committed optimal mixture against the baselines; for the demo, its planted answer verified too."""
+    from climb.core import Storage
+    from climb.search import OPTIMAL, verify_mixtures
+
+    storage = Storage(config.storage_root)
+    if storage.partition_path(OPTIMAL) is None:
+        return
+    references = None
+    if planted:
+        from climb.demo.planted import planted_weights
+
+        weights = planted_weights(storage, planted)
+        references = verify_mixtures(storage=storage, config=config, mixtures={"planted target": weights})
+    print_search(storage.read_json(OPTIMAL, "optimal_mixture.json"), references)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -176,6 +194,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config, instance = prepare_environment(args.config, args.home)
     totals = run_pipeline(instance, config, until=args.until, select=args.select)
     print_summary(config, totals)
+    _print_search(config)
     return 0
 
 
@@ -183,8 +202,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Each asset's state, latest metadata and check results."""
     from climb_assets.status import asset_status
 
-    _config, instance = prepare_environment(args.config, args.home)
+    config, instance = prepare_environment(args.config, args.home)
     print_status(asset_status(instance, _definitions().defs), args.json)
+    if not args.json:
+        _print_search(config)
     return 0
 
 

@@ -22,6 +22,26 @@ def _weights_markdown(weights: dict[str, float], labels: dict[str, str]) -> str:
                           numeric=[False, False, True])
 
 
+def _mixture_text(weights: list[float], labels: list[str]) -> str:
+    return ", ".join(f"{label} {w:.2f}" for label, w in zip(labels, weights) if w >= 0.01)
+
+
+def _finalists_markdown(rows: list[dict], labels: list[str]) -> str:
+    return markdown_table(
+        ["finalist", "mixture", "predicted", "search score", "distance to evaluated", "chosen"],
+        [[r["rule"], _mixture_text(r["weights"], labels), f"{r['predicted']:.4f}",
+          "" if r["search_score"] is None else f"{r['search_score']:.4f}", f"{r['distance_to_evaluated']:.3f}",
+          "yes" if r.get("chosen", len(rows) == 1) else ""] for r in rows],
+        numeric=[False, False, True, True, True, False])
+
+
+def _comparison_markdown(rows: list[dict]) -> str:
+    return markdown_table(
+        ["method", "holdout score (mean over seeds)", "± std", "search score", "predicted", "proxy runs"],
+        [[r["method"], f"{r['holdout_score']:.4f}", f"{r['holdout_std']:.3f}", f"{r['search_score']:.4f}",
+          f"{r['predicted']:.4f}", r["proxy_runs"]] for r in rows], numeric=[False, True, True, True, True, True])
+
+
 def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> list:
     """The search assets, partitioned into `n_rounds` rounds (from `search.rounds`).
 
@@ -50,10 +70,12 @@ def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> li
 
     @dg.asset(partitions_def=rounds, group_name="search", kinds={"numpy"}, deps=["climblab", target_set])
     def candidate_mixtures(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-        """Candidate mixtures of the round. Round 1: Dirichlet draws around the token shares (prior =
-        share^temperature, 15 strengths, availability caps, weights < 2e-4 zeroed, rounded, de-duplicated).
-        Later rounds: a pool ranked by the previous round's predictor, M picked at random among the top N,
-        evaluated mixtures excluded. Round 1 on new super-clusters (after a re-clustering) also translates the
+        """Candidate mixtures of the round. Round 1 (`search.first_round`): `coverage`, the prior and dense draws
+        that fill the simplex so every super-cluster and pair of them is in some candidates, or the paper's sparse
+        `dirichlet` around the token shares. Later rounds (`search.acquisition`): `ucb`, the predicted optimum and
+        picks among a pool's top by mean + exploration * std, or the paper's `mean`, top N by prediction. Within
+        availability caps, rounded, evaluated mixtures excluded; `clusters_covered` and `pairs_covered` count
+        what the candidates so far show the predictor (held at 5% or more). Round 1 on new super-clusters (after a re-clustering) also translates the
         earlier search's runs through document membership (`translation`: runs kept, token mass mapped)."""
         config, storage = project.config(), project.storage()
         round_number = int(context.partition_key)
@@ -61,8 +83,12 @@ def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> li
         result = propose_candidates(round_number, storage=storage, config=config, log=context.log)
         mean = {str(cid): round(float(w), 4) for cid, w in zip(result["space"].cluster_ids, result["weights"].mean(0))}
         evidence = result["evidence"] or {}  # round 1: earlier searches' runs translated to these super-clusters
+        coverage = result["coverage"]  # of every mixture evaluated so far and these
         return dg.MaterializeResult(metadata={
             "round": round_number, "candidates": result["candidates"], "asked": result["asked"],
+            "design": config.search.first_round if round_number == 1 else config.search.acquisition,
+            "clusters_covered": f"{coverage['clusters_covered']} of {coverage['clusters']}",
+            "pairs_covered": f"{coverage['pairs_covered']} of {coverage['pairs']}",
             "mean_weights": dg.MetadataValue.json(mean), "dagster/row_count": result["candidates"],
             **({"translated_runs": evidence["translated"], "earlier_runs": evidence["runs"],
                 "translation": dg.MetadataValue.json(evidence)} if evidence else {})})
@@ -112,22 +138,27 @@ def build_search_assets(n_rounds: int, *, gpu_op_tags: dict | None = None) -> li
     @dg.asset(group_name="search", kinds={"pytorch"}, deps=[predictor], pool=GPU_POOL, op_tags=gpu_op_tags)
     def optimal_mixture(context: dg.AssetExecutionContext, project: ProjectResource,
                         proxy_trainer: ProxyTrainerResource) -> dg.MaterializeResult:
-        """The final predictor's argmax among feasible mixtures, verified by a proxy on the held-apart target,
-        beside the baselines trained and scored the same way: uniform, token-proportional (the paper's
-        "Random"), the best evaluated candidate (Best@N) and RegMix one-shot at the same proxy budget."""
+        """The search's answer under `search.final` (argmax, topk_mean, regularised, or verified: finalists
+        trained on the search split compete with the best evaluated run), verified by a proxy on the held-apart
+        target beside the baselines trained and scored the same way: uniform, token-proportional (the paper's
+        "Random"), the best evaluated candidate (Best@N) and RegMix one-shot at the same proxy budget.
+        `finalists` lists each finalist's predicted and search scores and its distance to the nearest evaluated
+        mixture."""
         config, storage = proxy_trainer.configure(project.config()), project.storage()
         result = choose_optimal(storage=storage, config=config, log=context.log)
-        table = markdown_table(
-            ["method", "holdout score", "search score", "predicted", "proxy runs"],
-            [[r["method"], f"{r['holdout_score']:.4f}", f"{r['search_score']:.4f}", f"{r['predicted']:.4f}",
-              r["proxy_runs"]] for r in result["comparison"]], numeric=[False, True, True, True, True])
+        labels = result["labels"]
+        context.log.info(f"optimal mixture ({result['rule']}): " + ", ".join(
+            f"{labels[cid]} {w:.2f}" for cid, w in result["weights"].items() if w >= 0.01))
         return dg.MaterializeResult(metadata={
             "weights": dg.MetadataValue.json(result["weights"]),
-            "weights_table": dg.MetadataValue.md(_weights_markdown(result["weights"], result["labels"])),
+            "weights_table": dg.MetadataValue.md(_weights_markdown(result["weights"], labels)),
+            "rule": result["rule"], "proxy_runs": result["proxy_runs"],
+            "distance_to_evaluated": result["distance_to_evaluated"],
             "predicted_score": round(result["predicted_score"], 4),
             "observed_holdout_score": round(result["observed_holdout_score"], 4),
             "predictor_family": result["predictor_family"],
-            "baselines": dg.MetadataValue.md(table),
+            "finalists": dg.MetadataValue.md(_finalists_markdown(result["finalists"], list(labels.values()))),
+            "baselines": dg.MetadataValue.md(_comparison_markdown(result["comparison"])),
             "comparison": dg.MetadataValue.json(result["comparison"]),
             "weights_per_round": dg.MetadataValue.md(as_markdown(result["weights_png"], "weights per round")),
             "predicted_vs_observed": dg.MetadataValue.md(as_markdown(result["scatter_png"], "predicted vs observed")),
