@@ -91,8 +91,9 @@ def test_rerun_keeps_cluster_ids(demo):
 
 
 def test_search_finds_the_planted_target(demo):
-    """The optimal mixture puts most weight on the target's domains (70% medicine + 30% cooking) and
-    beats uniform and token-proportional weights on the held-apart target text."""
+    """The answer holds at least 0.5 medicine and 0.15 cooking (the target is drawn 70/30 from them), verified on the
+    held-apart target (mean over the demo's 3 proxy seeds) within 0.1 nat of the planted 70/30 blend, no worse than
+    RegMix one-shot at the same budget, and better than uniform and token-proportional weights."""
     result = json.loads((demo["home"] / "optimal_mixture" / "optimal_mixture.json").read_text())
     domain_of = {}
     root = demo["home"] / "climblab"
@@ -101,11 +102,16 @@ def test_search_finds_the_planted_target(demo):
         f"JOIN read_parquet('{demo['home']}/documents/*/documents.parquet') d USING (id) GROUP BY 1, 2").fetchall()
     for cluster_id, domain, count in sorted(rows, key=lambda r: r[2]):
         domain_of[str(cluster_id)] = domain  # the majority domain wins (largest count last)
-    on_target = sum(w for cid, w in result["weights"].items() if domain_of[cid] in ("medicine", "cooking"))
-    assert on_target >= 0.7, (result["weights"], domain_of)
+    weight = {d: sum(w for cid, w in result["weights"].items() if domain_of[cid] == d) for d in domain_of.values()}
+    assert weight["medicine"] >= 0.5 and weight["cooking"] >= 0.15, (result["weights"], domain_of)
     scores = {row["method"]: row["holdout_score"] for row in result["comparison"]}
     assert set(scores) == {"climb", "uniform", "token_proportional", "best_of_n", "regmix"}
+    assert all(len(row["holdout_scores"]) == 3 for row in result["comparison"])
+    planted = json.loads((demo["home"] / "demo" / "planted_verification.json").read_text())
+    assert scores["climb"] >= planted["holdout_score"] - 0.1, (scores, planted)
+    assert scores["climb"] >= scores["regmix"], scores
     assert scores["climb"] > scores["uniform"] and scores["climb"] > scores["token_proportional"]
+    assert "planted target" in demo["stdout"] and "optimal mixture (verified" in demo["stdout"]
 
 
 def test_search_rounds_reported(demo):

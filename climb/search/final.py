@@ -6,8 +6,9 @@
   optimum is interior by construction, where a single-domain vertex is where proxy noise is largest; and a trust
   region: the predictor's standard deviation grows away from the evaluated mixtures);
 - `verified`: the argmax, topk_mean and regularised answers are finalists; `final_verify_runs` of them that no
-  round evaluated are trained on the search split, and the best search score among them and every evaluated run
-  wins, so the answer never throws away the best mixture the rounds found.
+  round evaluated are trained on the search split, and among them and every evaluated run the best wins, each
+  judged by its search score pulled halfway to the predictor refitted on every run (one tiny run is noisy: the
+  best single measurement is partly luck), so the answer keeps the best mixture the rounds found.
 Every finalist records its predicted score and its distance from the nearest evaluated mixture.
 """
 

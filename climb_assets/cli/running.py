@@ -1,6 +1,7 @@
 """What `climb` runs: the environment and instance, shard registration, Dagster runs, the command handlers."""
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -168,12 +169,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config, instance = prepare_environment(str(DEFAULT_CONFIG_PATH), home)
     totals = run_pipeline(instance, config)
     print_summary(config, totals)
-    _print_search(config, planted=DemoManifest.load(demo_dir).target_mixture)
+    _print_search(config, planted=DemoManifest.load(demo_dir).target_mixture, record=demo_dir / PLANTED_FILE)
     return 0
 
 
-def _print_search(config, planted: dict[str, float] | None = None) -> None:
-    """The committed optimal mixture against the baselines; for the demo, its planted answer verified too."""
+PLANTED_FILE = "planted_verification.json"  # beside the demo corpus: the planted answer, verified like the search's
+
+
+def _print_search(config, planted: dict[str, float] | None = None, record: Path | None = None) -> None:
+    """The committed optimal mixture against the baselines; for the demo, its planted answer verified too (and
+    written to `record`)."""
     from climb.core import Storage
     from climb.search import OPTIMAL, verify_mixtures
 
@@ -186,6 +191,10 @@ def _print_search(config, planted: dict[str, float] | None = None) -> None:
 
         weights = planted_weights(storage, planted)
         references = verify_mixtures(storage=storage, config=config, mixtures={"planted target": weights})
+        if record is not None:
+            temporary = record.with_suffix(".tmp")
+            temporary.write_text(json.dumps(references["planted target"], indent=1))
+            temporary.replace(record)
     print_search(storage.read_json(OPTIMAL, "optimal_mixture.json"), references)
 
 

@@ -28,11 +28,12 @@ def _mixture_text(weights: list[float], labels: list[str]) -> str:
 
 def _finalists_markdown(rows: list[dict], labels: list[str]) -> str:
     return markdown_table(
-        ["finalist", "mixture", "predicted", "search score", "distance to evaluated", "chosen"],
+        ["finalist", "mixture", "predicted", "search score", "smoothed", "distance to evaluated", "chosen"],
         [[r["rule"], _mixture_text(r["weights"], labels), f"{r['predicted']:.4f}",
-          "" if r["search_score"] is None else f"{r['search_score']:.4f}", f"{r['distance_to_evaluated']:.3f}",
+          "" if r["search_score"] is None else f"{r['search_score']:.4f}",
+          "" if r.get("smoothed") is None else f"{r['smoothed']:.4f}", f"{r['distance_to_evaluated']:.3f}",
           "yes" if r.get("chosen", len(rows) == 1) else ""] for r in rows],
-        numeric=[False, False, True, True, True, False])
+        numeric=[False, False, True, True, True, True, False])
 
 
 def _comparison_markdown(rows: list[dict]) -> str:
