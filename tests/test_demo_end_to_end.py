@@ -18,7 +18,7 @@ from climb.climblab.token_store import TokenStore
 
 def climb(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "climb_assets.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=1200)
+                          text=True, timeout=2400)
 
 
 @pytest.fixture(scope="module")

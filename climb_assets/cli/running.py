@@ -187,7 +187,7 @@ def _print_search(config, planted: dict[str, float] | None = None, record: Path 
         return
     references = None
     if planted:
-        from climb.demo.planted import planted_weights
+        from climb.demo import planted_weights
 
         weights = planted_weights(storage, planted)
         references = verify_mixtures(storage=storage, config=config, mixtures={"planted target": weights})
