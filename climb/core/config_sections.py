@@ -205,7 +205,8 @@ class ExportConfig(_Section):
 
 
 class GpuPodConfig(_Section):
-    """Kubernetes resources of the GPU steps (embeddings, centroids, proxy runs)."""
+    """Kubernetes resources of the GPU steps: embeddings, centroids, proxy_runs and optimal_mixture (which
+    trains the verification proxies)."""
 
     gpus: int = Field(default=1, ge=0)
     cpu: str = "8"
