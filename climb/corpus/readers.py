@@ -41,17 +41,23 @@ def _stream_errors() -> tuple[type[BaseException], ...]:
         return errors
 
 
+def _decoded(row: int, data: bytes, options: ReaderOptions, size: str) -> str | RawRecord:
+    """The bytes of one record as UTF-8 text, or the RawRecord that quarantines them (oversized, undecodable)."""
+    if len(data) > options.max_record_bytes:
+        return RawRecord(row, reason=OVERSIZED, detail=size, raw=_snippet(data))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return RawRecord(row, reason=UNDECODABLE, detail=str(err), raw=_snippet(data))
+
+
 def _iter_jsonl_lines(stream: IO[bytes], uri: str, options: ReaderOptions) -> Iterator[RawRecord]:
     line_no = 0
     try:
         for line_no, line in enumerate(stream, start=1):
-            if len(line) > options.max_record_bytes:
-                yield RawRecord(line_no, reason=OVERSIZED, detail=f"line of {len(line)} bytes", raw=_snippet(line))
-                continue
-            try:
-                decoded = line.decode("utf-8")
-            except UnicodeDecodeError as err:
-                yield RawRecord(line_no, reason=UNDECODABLE, detail=str(err), raw=_snippet(line))
+            decoded = _decoded(line_no, line, options, f"line of {len(line)} bytes")
+            if isinstance(decoded, RawRecord):
+                yield decoded
                 continue
             if not decoded.strip():
                 continue
@@ -215,13 +221,9 @@ def read_txt(uri: str, options: ReaderOptions) -> Iterator[RawRecord]:
         raise UnreadableFileError(f"{uri}: cannot be read: {err}") from err
     blocks = _paragraphs(data) if options.txt_mode == "paragraphs" else iter([(1, data)])
     for row, block in blocks:
-        if len(block) > options.max_record_bytes:
-            yield RawRecord(row, reason=OVERSIZED, detail=f"{len(block)} bytes", raw=_snippet(block))
-            continue
-        try:
-            text = block.decode("utf-8")
-        except UnicodeDecodeError as err:
-            yield RawRecord(row, reason=UNDECODABLE, detail=str(err), raw=_snippet(block))
+        text = _decoded(row, block, options, f"{len(block)} bytes")
+        if isinstance(text, RawRecord):
+            yield text
             continue
         yield RawRecord(row, text=text, metadata={name: None for name in options.metadata_fields})
 
