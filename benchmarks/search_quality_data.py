@@ -1,9 +1,12 @@
 """Corpora, held-apart targets and ClimbLabs for benchmarks/search_quality.py, built with the engines, cached.
 
-A corpus is the six-source labelled corpus or AG News (benchmarks/labelled_corpora.py). Each target takes
-documents of one or two labels out of the corpus before anything is built (never seen by the embedder,
-the clustering, the tokenizer or the proxies), then splits them by document into a search half and a
-held-apart verification half (climb.search.targets.split_holdout) cut into token windows.
+A corpus is the six-source labelled corpus, AG News (benchmarks/labelled_corpora.py) or the project's demo
+corpus (climb.demo.generate_demo_corpus, label = each document's `domain`). Each target takes documents of one
+or two labels out of the corpus before anything is built (never seen by the embedder, the clustering, the
+tokenizer or the proxies); the demo's target is its own planted target file (70% medicine, 30% cooking), which
+the corpus never held. Either is split by document into a search half and a held-apart verification half
+(climb.search.targets.split_holdout) cut into token windows. A target's composition (label -> documents) is
+kept with it: the planted mixture of benchmarks/search_quality_lib.planted_mixture maps it onto super-clusters.
 
 A ClimbLab here is what the search needs of paper steps 1-5 without Dagster: embeddings (all-MiniLM-L6-v2,
 max_length 128) -> spherical K-means (climb.semantic.kmeans) -> Ward merge (climb.semantic.merging, the paper's
@@ -34,11 +37,12 @@ class TargetSpec:
 
     name: str
     parts: tuple[tuple[str, int], ...]
+    external: bool = False  # the corpus's own target file (the demo's), not documents held apart; parts unused
 
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    name: str  # "sources" | "ag_news"
+    name: str  # "sources" | "ag_news" | "demo"
     documents_per_label: int  # six sources: documents per source; AG News: per class (both before holding apart)
     targets: tuple[TargetSpec, ...]
     words_per_document: int = 150  # six sources only: chunk size of the long texts
@@ -64,15 +68,81 @@ class Lab:
     targets: dict[str, str]  # target name -> folder with search.npy, holdout.npy, target.json
     target_ids: dict[str, str] = field(default_factory=dict)  # target name -> hash of its windows
     composition: list[dict] = field(default_factory=list)  # per super-cluster: label -> documents
+    target_compositions: dict[str, dict[str, int]] = field(default_factory=dict)  # target -> label -> documents
 
 
-def corpus_documents(spec: CorpusSpec, data_dir: Path) -> list[LabelledDocument]:
+DEMO_SEED = 0  # climb.demo.generate_demo_corpus(out, seed=0): the demo's own corpus and target
+
+
+def _demo_records(path: Path) -> list[dict]:
+    """The records of one demo shard (jsonl, jsonl.gz, parquet or csv); lines that do not parse are skipped."""
+    import csv
+    import gzip
+
+    import pyarrow.parquet as pq
+
+    if path.name.endswith(".parquet"):
+        return pq.read_table(path).to_pylist()
+    if path.name.endswith(".csv"):
+        with path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    text = gzip.decompress(path.read_bytes()).decode("utf-8") if path.name.endswith(".gz") else path.read_text("utf-8")
+    records = []
+    for line in text.splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def demo_documents(folder: Path, seed: int = DEMO_SEED) -> tuple[list[LabelledDocument], list[LabelledDocument]]:
+    """(the demo corpus's clean documents, its target documents), label = `domain`; generated into `folder` once.
+
+    The clean corpus is what the pipeline's ingestion keeps: the manifest's defect records (malformed, empty,
+    non-text, duplicate and too-short ones) are dropped by id, leaving the manifest's `clean` count.
+    """
+    from climb.demo import generate_demo_corpus
+    from climb.demo.corpus import MANIFEST_FILE, SHARD_NAMES, TARGET_FILE, TARGET_SUBDIR, CORPUS_SUBDIR
+
+    if not (folder / MANIFEST_FILE).exists():
+        generate_demo_corpus(folder, seed=seed)
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    defects = {i for d in manifest["defects"] for i in d["ids"]}
+    corpus = [LabelledDocument(r["text"], r["domain"], f"demo/{name}:{r['id']}")
+              for name in SHARD_NAMES for r in _demo_records(folder / CORPUS_SUBDIR / name)
+              if r.get("id") not in defects and isinstance(r.get("text"), str) and r["text"].strip()]
+    if len(corpus) != manifest["expected"]["clean"]:
+        raise ValueError(f"demo corpus: {len(corpus)} clean documents, the manifest expects "
+                         f"{manifest['expected']['clean']}")
+    target = [LabelledDocument(r["text"], r["domain"], f"demo/target:{r['id']}")
+              for r in _demo_records(folder / TARGET_SUBDIR / TARGET_FILE)]
+    return corpus, target
+
+
+def corpus_documents(spec: CorpusSpec, data_dir: Path,
+                     cache: Path | None = None) -> tuple[list[LabelledDocument], list[LabelledDocument]]:
+    """(the corpus's documents, its own target documents: the demo's target file, else none)."""
     if spec.name == "sources":
         return source_labelled(data_dir, per_source=spec.documents_per_label,
-                               words_per_document=spec.words_per_document, seed=spec.seed)
+                               words_per_document=spec.words_per_document, seed=spec.seed), []
     if spec.name == "ag_news":
-        return ag_news(data_dir, limit=4 * spec.documents_per_label, seed=spec.seed)
-    raise ValueError(f"unknown corpus {spec.name!r}: sources or ag_news")
+        return ag_news(data_dir, limit=4 * spec.documents_per_label, seed=spec.seed), []
+    if spec.name == "demo":
+        if cache is None:
+            raise ValueError("the demo corpus is generated under the benchmark's cache: pass cache")
+        return demo_documents(cache / f"demo-corpus-seed{DEMO_SEED}")
+    raise ValueError(f"unknown corpus {spec.name!r}: sources, ag_news or demo")
+
+
+def target_composition(target: TargetSpec, external: list[LabelledDocument]) -> dict[str, int]:
+    """label -> documents of a target: its parts, or the labels of the corpus's own target documents."""
+    if not target.external:
+        return {label: count for label, count in target.parts}
+    counts: dict[str, int] = {}
+    for doc in external:
+        counts[doc.label] = counts.get(doc.label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def hold_apart(documents: list[LabelledDocument], targets: tuple[TargetSpec, ...],
@@ -93,6 +163,8 @@ def hold_apart(documents: list[LabelledDocument], targets: tuple[TargetSpec, ...
     texts: dict[str, list[str]] = {}
     for target in targets:
         texts[target.name] = []
+        if target.external:
+            continue
         for label, count in target.parts:
             if label not in order:
                 raise ValueError(f"target {target.name!r}: no documents labelled {label!r} (labels: {sorted(order)})")
@@ -142,7 +214,7 @@ def _write_targets(spec: CorpusSpec, texts: dict[str, list[str]], folder: Path, 
 
     folders, ids = {}, {}
     for name, docs in texts.items():
-        out = folder / "targets" / name.replace("/", "_")
+        out = folder / f"targets-{spec.sequence_length}x{spec.max_windows}" / name.replace("/", "_")
         if not (out / "target.json").exists():
             out.mkdir(parents=True, exist_ok=True)
             sizes = {}
@@ -175,8 +247,15 @@ def build_labs(spec: CorpusSpec, *, data_dir: Path, cache: Path,
     from climb.climblab.token_store import TokenStoreWriter
     from climb.climblab.tokenization import encode_batch, eos_id, load_tokenizer
 
-    documents, texts = hold_apart(corpus_documents(spec, data_dir), spec.targets, spec.seed)
-    folder = cache / f"{spec.name}-{_digest(asdict(spec))}"
+    documents, external = corpus_documents(spec, data_dir, cache)
+    documents, texts = hold_apart(documents, spec.targets, spec.seed)
+    for target in spec.targets:
+        if target.external:
+            texts[target.name] = [d.text for d in external]
+    compositions = {t.name: target_composition(t, external) for t in spec.targets}
+    # The window settings only cut the targets: the embeddings, clusters and stores are shared across them.
+    built = {k: v for k, v in asdict(spec).items() if k not in ("sequence_length", "max_windows")}
+    folder = cache / f"{spec.name}-{_digest(built)}"
     folder.mkdir(parents=True, exist_ok=True)
     _prepare_fine(spec, documents, folder)
     tokenizer = load_tokenizer(str(folder / "tokenizer"))
@@ -216,5 +295,5 @@ def build_labs(spec: CorpusSpec, *, data_dir: Path, cache: Path,
             store_folders={c["cluster_id"]: c["folder"] for c in clusters}, store_tokens=tokens,
             token_shares=tokens / tokens.sum(), vocab_size=info["vocab_size"],
             data_version=_digest(folder.name, cut_name, tokens.tolist()), targets=target_folders,
-            target_ids=target_ids, composition=[c["labels"] for c in clusters])
+            target_ids=target_ids, composition=[c["labels"] for c in clusters], target_compositions=compositions)
     return labs

@@ -7,7 +7,8 @@ version; target "multi") in <cache>/runs/<key>.json, with scores merged per targ
 for one method, seed and target is never trained again for another.
 
 The scheduler keeps a spawn pool of single-threaded workers busy: methods hand it their next jobs as
-soon as they can, and the deepest step of any search goes first, so searches finish instead of piling up.
+soon as they can, and the deepest step of any search goes first, so searches finish instead of piling up; a few
+spare jobs wait in the pool so the workers keep training while the main process fits a predictor.
 
 DoReMi (Xie et al. 2023, "DoReMi: Optimizing Data Mixtures Speeds Up Language Model Pretraining", Alg. 1):
 a reference proxy trained on uniform domain weights, then a proxy trained by group DRO: each step samples a
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 MULTI_TARGET = "multi-target/1"  # proxy_key's target_id: scores for any number of targets share one training
 DOREMI_STEP_SIZE = 1.0  # paper: eta = 1
 DOREMI_SMOOTHING = 1e-3  # paper: c = 1e-3
+IN_FLIGHT_SPARE = 6  # jobs handed to the pool beyond one per worker (a fit in the main process takes seconds)
 DOREMI_STREAM = 3  # the DRO batches use default_rng((seed, 3)), apart from the proxies' window draws
 
 
@@ -193,10 +195,11 @@ class Scheduler:
         if group["left"] == 0:
             group["done"](group["results"])
 
-    def run(self) -> None:
-        """Until no job is queued or running (callbacks may submit more)."""
+    def run(self, on_progress: Callable[[], None] | None = None) -> None:
+        """Until no job is queued or running (callbacks may submit more); `on_progress` after each finished job."""
         while self.queue or self.running:
-            while self.queue and len(self.running) < self.workers + 1:  # one spare keeps a worker from idling
+            # Spares in flight keep the workers training while this process fits predictors in a callback.
+            while self.queue and len(self.running) < self.workers + IN_FLIGHT_SPARE:
                 _, _, job = heapq.heappop(self.queue)
                 self.running[self.pool.submit(run_job, job)] = job
             finished, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
@@ -210,6 +213,8 @@ class Scheduler:
                          f"{result['seconds']:.1f} s")
                 for group, index in self.waiters.pop((job.key, tuple(sorted(job.targets)))):
                     self._deliver(group, index, result)
+            if on_progress is not None:
+                on_progress()
 
     def close(self) -> None:
         self.pool.shutdown()
