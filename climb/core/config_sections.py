@@ -170,6 +170,7 @@ class ProxyConfigSection(_Section):
     learning_rate: float | None = Field(default=None, gt=0)  # null: the preset's default
     init_from: str | None = None  # a Hugging Face causal-LM checkpoint to continue from
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast on CUDA, float32 on CPU
     seed: int = 0
 
 

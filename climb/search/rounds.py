@@ -61,8 +61,8 @@ def search_space(storage: Storage) -> SearchSpace:
 def proxy_config(config: ClimbConfig, *, threads: int | None = None) -> ProxyConfig:
     p = config.proxy
     return ProxyConfig(preset=p.preset, tokens=p.tokens, sequence_length=p.sequence_length, batch_size=p.batch_size,
-                       learning_rate=p.learning_rate, init_from=p.init_from, device=p.device, seed=p.seed,
-                       threads=threads)
+                       learning_rate=p.learning_rate, init_from=p.init_from, device=p.device,
+                       precision=p.precision, seed=p.seed, threads=threads)
 
 
 def caps(config: ClimbConfig, space: SearchSpace) -> np.ndarray:

@@ -79,3 +79,13 @@ def test_code_location_takes_set_variables_from_envvar(monkeypatch, tmp_path):
     assert "config_path" not in fields or fields["config_path"] == ""
     assert resources["proxy_trainer"]._get_non_default_public_field_values().get("device") == dg.EnvVar(  # noqa: SLF001
         "CLIMB_PROXY_DEVICE")
+
+
+@pytest.mark.parametrize("precision", ["auto", "float32", "bfloat16"])
+def test_proxy_precision_comes_from_the_configuration_and_names_the_run(precision):
+    """`proxy.precision` reaches the trainer, and a run in another precision is another cache entry."""
+    config = load_config(DEFAULT_CONFIG_PATH)
+    config = config.model_copy(update={"proxy": config.proxy.model_copy(update={"precision": precision})})
+    settings = learnt_settings(proxy_config(config))
+    assert settings["precision"] == precision
+    assert (settings == learnt_settings(proxy_config(load_config(DEFAULT_CONFIG_PATH)))) == (precision == "auto")
