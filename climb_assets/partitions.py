@@ -5,6 +5,7 @@ import dagster as dg
 SHARDS = "shards"
 shards_partitions = dg.DynamicPartitionsDefinition(name=SHARDS)
 
-# One job per partitioning (a run materialises assets of one partitioning): per shard, corpus-wide,
-# per search round. `climb run` launches them phase by phase; sensors target them by name.
-SHARD_JOB, CORPUS_JOB, ROUND_JOB = "climb_shards", "climb_corpus", "climb_search_rounds"
+# One job per partitioning (a run materialises assets of one partitioning): per shard and corpus-wide (the
+# search rounds included: each round is its own assets). `climb run` launches them phase by phase; sensors
+# target them by name.
+SHARD_JOB, CORPUS_JOB = "climb_shards", "climb_corpus"

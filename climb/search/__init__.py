@@ -2,8 +2,11 @@
 
 from climb.search.optimal import OPTIMAL, choose_optimal, verify_mixtures
 from climb.search.proxy import learnt_settings
-from climb.search.rounds import PREDICTOR, fit_round_predictor, propose_candidates, run_round, search_space
+from climb.search.proxy_jobs import CACHE as PROXY_CACHE
+from climb.search.round_runs import commit_round, round_weights, run_round, train_candidate
+from climb.search.rounds import PREDICTOR, fit_round_predictor, propose_candidates, search_space
 from climb.search.target_set import TARGET, prepare_target
 
-__all__ = ["OPTIMAL", "PREDICTOR", "TARGET", "choose_optimal", "fit_round_predictor", "learnt_settings",
-           "prepare_target", "propose_candidates", "run_round", "search_space", "verify_mixtures"]
+__all__ = ["OPTIMAL", "PREDICTOR", "PROXY_CACHE", "TARGET", "choose_optimal", "commit_round", "fit_round_predictor",
+           "learnt_settings", "prepare_target", "propose_candidates", "round_weights", "run_round", "search_space",
+           "train_candidate", "verify_mixtures"]

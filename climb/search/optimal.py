@@ -26,7 +26,8 @@ from climb.core.plots import figure, render
 from climb.search.final import finalists, topk_mean
 from climb.search.predictor import Predictor, fit_predictor
 from climb.search.proxy_jobs import run_proxies
-from climb.search.rounds import PREDICTOR, caps, evaluated_runs, make_jobs, search_space, weights_of, workers_for
+from climb.search.round_runs import make_jobs, workers_for
+from climb.search.rounds import PREDICTOR, caps, evaluated_runs, search_space, weights_of
 from climb.core.storage import Storage
 
 OPTIMAL = "optimal_mixture"

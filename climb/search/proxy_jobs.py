@@ -70,6 +70,20 @@ def run_proxy_job(job: ProxyJob) -> dict:
     return result
 
 
+def run_one(job: ProxyJob, *, storage: Storage, log: logging.Logger | None = None) -> dict:
+    """One job's result from the cache, or trained in this process and cached (a Dagster step's one proxy)."""
+    cached = storage.read_cache_json(CACHE, job.key)
+    if cached is not None:
+        return {**cached, "label": job.label, **job.meta, "reused": True}
+    result = run_proxy_job(job)
+    storage.write_cache_json(CACHE, result["key"], result)
+    training = result["training"]
+    (log or logging.getLogger(__name__)).info(
+        f"proxy [{job.label}]: search score {result['search_score']:.4f}, final train loss "
+        f"{training['final_loss']:.3f}, {training['tokens_per_second']:,.0f} tokens/s")
+    return {**result, "label": job.label, **job.meta, "reused": False}
+
+
 def default_workers(device: str) -> int:
     """One worker per CPU on the CPU (each single-threaded); one on a GPU (the GPU is the bottleneck)."""
     return 1 if device == "cuda" else max(1, available_cpus())

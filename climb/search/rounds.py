@@ -15,7 +15,6 @@ and every round's predictor fits those points too.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -24,13 +23,12 @@ import numpy as np
 import pyarrow as pa
 
 from climb.core.hashing import content_hash
-from climb.climblab.build import CLIMBLAB, TOKEN_STORES
+from climb.climblab.build import CLIMBLAB
 from climb.core.config import ClimbConfig
 from climb.search import designs
 from climb.search.mixtures import feasibility_caps, mixture_key
 from climb.search.predictor import Predictor, fit_predictor
-from climb.search.proxy import ProxyConfig, proxy_key
-from climb.search.proxy_jobs import ProxyJob, default_workers, job_threads, run_proxies, tokenizer_folder
+from climb.search.proxy import ProxyConfig
 from climb.search.evidence import EvidenceSource, proxy_fingerprint, snapshot_membership, translate_evidence
 from climb.search.target_set import TARGET
 from climb.core.storage import Storage
@@ -69,7 +67,7 @@ def caps(config: ClimbConfig, space: SearchSpace) -> np.ndarray:
     return feasibility_caps(space.store_tokens, tokens_per_run=config.proxy.tokens, max_epochs=config.search.max_epochs)
 
 
-def _weights_table(weights: np.ndarray, space: SearchSpace, extra: dict[str, list]) -> pa.Table:
+def weights_table(weights: np.ndarray, space: SearchSpace, extra: dict[str, list]) -> pa.Table:
     columns = {f"w_{cid}": pa.array(weights[:, i], pa.float64()) for i, cid in enumerate(space.cluster_ids)}
     return pa.table({**extra, **columns})
 
@@ -141,7 +139,7 @@ def _with(runs: np.ndarray, fitted: tuple[np.ndarray, np.ndarray] | None, part: 
     return runs if fitted is None or not len(fitted[1]) else np.concatenate([runs, fitted[part]])
 
 
-def _scores_context(storage: Storage, config: ClimbConfig) -> dict:
+def scores_context(storage: Storage, config: ClimbConfig) -> dict:
     """What makes two search scores comparable: the target and the proxy settings."""
     return {"target_id": storage.read_json(TARGET, "target.json")["target_id"],
             "proxy": proxy_fingerprint(proxy_config(config))}
@@ -205,12 +203,12 @@ def propose_candidates(round_number: int, *, storage: Storage, config: ClimbConf
     seed = round_seed(search.seed, round_number)
     if len(weights) < n:
         log.warning(f"round {round_number}: only {len(weights)} distinct feasible candidates of {n} asked for")
-    table = _weights_table(weights, space, {"round": [round_number] * len(weights), "index": list(range(len(weights))),
+    table = weights_table(weights, space, {"round": [round_number] * len(weights), "index": list(range(len(weights))),
                                             "predicted": predicted.tolist()})
     with storage.write_partition(CANDIDATES, str(round_number)) as writer:
         writer.write_table("candidates.parquet", table)
         if evidence is not None and len(evidence.scores):
-            writer.write_table(TRANSLATED, _weights_table(evidence.weights, space, {
+            writer.write_table(TRANSLATED, weights_table(evidence.weights, space, {
                 "key": evidence.keys, "search_score": evidence.scores.tolist(), "origin": evidence.origins,
                 "mapped_share": evidence.mapped_share.tolist()}))
         writer.write_json("stats.json", {"round": round_number, "candidates": len(weights), "asked": n, "seed": seed,
@@ -224,7 +222,7 @@ def propose_candidates(round_number: int, *, storage: Storage, config: ClimbConf
 def _translate_earlier(storage: Storage, space: SearchSpace, config: ClimbConfig, log: logging.Logger):
     """Round 1 on new super-clusters: earlier searches' runs translated, with the report stored beside them."""
     snapshot_membership(storage, data_version=space.data_version)  # what this search's clusters are made of
-    context = _scores_context(storage, config)
+    context = scores_context(storage, config)
     sources, skipped = _earlier_evidence(storage, space, context)
     evidence = translate_evidence(storage, sources=sources, data_version=space.data_version,
                                   cluster_ids=space.cluster_ids)
@@ -234,59 +232,6 @@ def _translate_earlier(storage: Storage, space: SearchSpace, config: ClimbConfig
         log.info(f"earlier evidence: {report['translated']} of {report['runs']} runs translated to the current "
                  f"super-clusters; skipped {skipped or 'none'}")
     return replace(evidence, report=report)
-
-
-def make_jobs(weights: np.ndarray, labels: list[str], *, storage: Storage, config: ClimbConfig, space: SearchSpace,
-              workers: int, meta: list[dict] | None = None) -> list[ProxyJob]:
-    """Proxy jobs for rows of mixture weights (content-addressed keys)."""
-    climblab = storage.require(CLIMBLAB)
-    folders = {cid: f"{climblab}/{TOKEN_STORES}/cluster_id={cid}" for cid in space.cluster_ids}
-    target = storage.read_json(TARGET, "target.json")
-    vocab = storage.read_json("tokenizer", "stats.json")["vocab_size"]
-    settings = proxy_config(config, threads=job_threads(workers))
-    jobs = []
-    for i, row in enumerate(weights):
-        mixture = {cid: float(w) for cid, w in zip(space.cluster_ids, row)}
-        key = proxy_key(weights=mixture, config=settings, target_id=target["target_id"], data_version=space.data_version)
-        jobs.append(ProxyJob(key=key, weights=mixture, store_folders=folders, vocab_size=vocab, proxy=settings,
-                             target_folder=storage.require(TARGET), tokenizer_folder=tokenizer_folder(storage),
-                             label=labels[i], meta=(meta or [{}] * len(weights))[i]))
-    return jobs
-
-
-def workers_for(config: ClimbConfig) -> int:
-    from climb.core.device import resolve_placement
-
-    return config.search.workers or default_workers(resolve_placement(config.proxy.device).device)
-
-
-def run_round(round_number: int, *, storage: Storage, config: ClimbConfig, log: logging.Logger | None = None) -> dict:
-    """Train and score one proxy per candidate of the round; commit `proxy_runs/<r>/runs.parquet`."""
-    space = search_space(storage)
-    candidates = storage.read_table(CANDIDATES, "candidates.parquet", str(round_number))
-    weights = weights_of(candidates, space)
-    workers = workers_for(config)
-    labels = [f"round {round_number} #{i}" for i in range(len(weights))]
-    results = run_proxies(make_jobs(weights, labels, storage=storage, config=config, space=space, workers=workers),
-                          storage=storage, workers=workers, log=log)
-    table = _weights_table(weights, space, {
-        "round": [round_number] * len(results), "index": list(range(len(results))),
-        "key": [r["key"] for r in results], "search_score": [r["search_score"] for r in results],
-        "holdout_score": [r["holdout_score"] for r in results],
-        "search_metrics": [json.dumps(r["search_metrics"]) for r in results],
-        "train_loss": [r["training"]["final_loss"] for r in results],
-        "tokens_per_second": [r["training"]["tokens_per_second"] for r in results],
-        "seconds": [r["seconds"] for r in results], "reused": [r["reused"] for r in results],
-    })
-    with storage.write_partition(PROXY_RUNS, str(round_number)) as writer:
-        writer.write_table("runs.parquet", table)
-        writer.write_json("stats.json", {"data_version": space.data_version, "cluster_ids": list(space.cluster_ids),
-                                         **_scores_context(storage, config)})
-    snapshot_membership(storage, data_version=space.data_version)  # what these runs' clusters were made of
-    scores = table.column("search_score").to_numpy()
-    return {"runs": len(results), "reused": int(sum(r["reused"] for r in results)), "best_score": float(scores.max()),
-            "mean_score": float(scores.mean()), "workers": workers,
-            "tokens_per_second": float(np.mean([r["training"]["tokens_per_second"] for r in results]))}
 
 
 def translated_points(storage: Storage, space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:

@@ -86,7 +86,7 @@ def _failure_reason(result) -> str:
 
 def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: str, kind: str):
     definitions = _definitions()
-    job = {"shards": definitions.shard_job, "corpus": definitions.corpus_job, "rounds": definitions.round_job}[kind]
+    job = {"shards": definitions.shard_job, "corpus": definitions.corpus_job}[kind]
     tags = {"dagster/partition": partition} if partition else {}
     tags["climb/launched_by"] = "cli"
     started = time.perf_counter()
@@ -124,10 +124,6 @@ def run_pipeline(instance, config, *, until: str | None = None, select: str | No
         label = ", ".join(k.to_user_string() for k in members)
         if phase_kind == "corpus":
             _execute(instance, members, None, label, "corpus")
-            continue
-        if phase_kind == "rounds":  # each round needs the one before: stop at the first failure
-            for round_key in graph.get(members[0]).partitions_def.get_partition_keys():
-                _execute(instance, members, round_key, f"round {round_key}: {label}", "rounds")
             continue
         _echo(f"per shard: {label}")
         failures = []

@@ -16,7 +16,8 @@ def _clusters_markdown(rows: list[dict]) -> str:
         numeric=[False, False, True, True, True, True, True, False])
 
 
-@dg.asset(group_name="climbmix", kinds={"parquet", "huggingface"}, deps=["optimal_mixture", climblab])
+@dg.asset(group_name="climbmix", kinds={"parquet", "huggingface"}, deps=["optimal_mixture", climblab],
+          automation_condition=dg.AutomationCondition.eager())
 def climbmix(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
     """ClimbMix: whole documents drawn from ClimbLab's super-clusters at the optimal mixture's weights up to
     `export.tokens`, as Parquet (`text`, `cluster_id`), tokenized JSONL (the released ClimbMix layout) and

@@ -33,10 +33,10 @@ def _measured(growth: CorpusGrowth, rules: ReclusterConfig) -> tuple[list[str], 
 
 
 def _downstream_phases(graph) -> list[tuple[str, list[dg.AssetKey]]]:
-    """The phases after `centroids` (as `climb run` orders them) up to the search, which is search_rounds_sensor's."""
-    phases = plan_phases(graph, set(dg.AssetSelection.assets(CENTROIDS).downstream().resolve(graph)))
-    kinds = [kind for kind, _ in phases]
-    return phases[1:kinds.index("rounds") if "rounds" in kinds else len(phases)]
+    """The phases after `centroids` (as `climb run` orders them) up to ClimbLab; the search and ClimbMix follow by
+    their automation conditions (eager: each once its upstream is updated)."""
+    downstream = dg.AssetSelection.assets(CENTROIDS).downstream() - dg.AssetSelection.groups("search", "climbmix")
+    return plan_phases(graph, set(downstream.resolve(graph)))[1:]
 
 
 def _stale(storage: Storage, asset: dg.AssetKey, partition: str | None, fitted_at: float) -> bool:
@@ -112,5 +112,5 @@ def build_recluster_sensor(jobs: Sequence) -> dg.SensorDefinition:
         description="Requests new centroids when the share of documents added since the last fit, or the rise of "
         "the mean distance to the nearest centroid, passes clustering.recluster's thresholds (and its minimum "
         "interval has passed); then, tick by tick, cluster_assignments of every shard and the corpus-wide assets "
-        "downstream (clusters, super-clusters, ClimbLab). The search follows through search_rounds_sensor.",
+        "downstream (clusters, super-clusters, ClimbLab). The search follows by its automation conditions.",
     )(evaluate_recluster)

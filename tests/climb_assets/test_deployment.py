@@ -23,8 +23,19 @@ from climb_assets.deployment import EXECUTOR_ENV, GPU_RESOURCE, executor_for, ex
 from climb.core.config import ConfigError, DeploymentConfig, GpuPodConfig
 from tests.conftest import REPO
 
-GPU_STEPS = {"embeddings", "centroids", "proxy_runs", "optimal_mixture"}
+GPU_STEPS = {"embeddings", "centroids", "train_round_1", "train_round_2", "train_round_3", "optimal_mixture"}
 DEMO_GPU_LIMITS = {"cpu": "8", "memory": "32Gi", GPU_RESOURCE: "1"}  # climb/demo/climb.yaml
+
+
+def ops_of_definitions() -> dict[str, dg.OpDefinition]:
+    """Every op of the code location's assets by name (a graph-backed asset contributes each of its ops)."""
+    graph = defs.resolve_asset_graph()
+    ops = {}
+    for key in graph.get_all_asset_keys():
+        node = defs.resolve_assets_def(key).node_def
+        for op in (node.node_defs if isinstance(node, dg.GraphDefinition) else [node]):
+            ops[op.name] = op
+    return ops
 
 
 def step_pod(op_tags, deployment: DeploymentConfig):
@@ -44,8 +55,8 @@ def step_pod(op_tags, deployment: DeploymentConfig):
 
 @pytest.mark.parametrize("asset", sorted(GPU_STEPS))
 def test_gpu_step_pod_from_real_definitions(asset):
-    """A GPU asset's step pod: GPU and CPU/memory limits, requests = limits, node selector, tolerations."""
-    op = defs.resolve_assets_def(asset).op
+    """A GPU step's pod: GPU and CPU/memory limits, requests = limits, node selector, tolerations."""
+    op = ops_of_definitions()[asset]
     assert op.pool == "gpu"
     pod = step_pod(op.tags, DeploymentConfig())
     (container,) = pod.containers
@@ -56,15 +67,13 @@ def test_gpu_step_pod_from_real_definitions(asset):
 
 
 def test_other_steps_get_the_cpu_pod_and_no_gpu():
-    """Every asset outside the gpu pool has no pod tags: it gets `cpu_pod`, no GPU, no GPU node selector."""
-    graph = defs.resolve_asset_graph()
+    """Every step outside the gpu pool has no pod tags: it gets `cpu_pod`, no GPU, no GPU node selector."""
     tagged = set()
-    for key in graph.get_all_asset_keys():
-        op = defs.resolve_assets_def(key).op
+    for name, op in ops_of_definitions().items():
         if "dagster-k8s/config" in op.tags:
-            tagged.add(key.to_user_string())
+            tagged.add(name)
             continue
-        assert op.pool != "gpu", f"{key.to_user_string()} is in the gpu pool without a GPU pod"
+        assert op.pool != "gpu", f"{name} is in the gpu pool without a GPU pod"
         pod = step_pod(op.tags, DeploymentConfig(cpu_pod={"cpu": "3", "memory": "6Gi"}))
         (container,) = pod.containers
         assert container.resources.limits == container.resources.requests == {"cpu": "3", "memory": "6Gi"}
@@ -165,9 +174,11 @@ def test_configuration_file_reaches_the_code_location(tmp_path):
         "  gpu_pod:\n    gpus: 2\n    cpu: '16'\n    memory: 64Gi\n"
         "    node_selector: {cloud.google.com/gke-accelerator: nvidia-l4}\n"
         "    tolerations: [{key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}]\n")
-    script = ("import json; from climb_assets.definitions import defs; print(json.dumps({"
+    script = ("import json; import dagster as dg; from climb_assets.definitions import defs; print(json.dumps({"
               "'executor': defs.resolve_job_def('climb_shards').executor_def.name, "
-              "'tags': {k: defs.resolve_assets_def(k).op.tags for k in ('embeddings', 'proxy_runs')}}))")
+              "'tags': {'embeddings': defs.resolve_assets_def('embeddings').op.tags, 'train_round_1': "
+              "defs.resolve_assets_def(dg.AssetKey(['search', 'round_1', 'proxy_runs'])).node_def"
+              ".node_named('train_round_1').definition.tags}}))")
     env = {**os.environ, "CLIMB_CONFIG": str(config), EXECUTOR_ENV: "in_process"}  # the file's k8s wins
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
