@@ -115,12 +115,13 @@ def test_search_finds_the_planted_target(demo):
 
 
 def test_search_rounds_reported(demo):
-    """Each round's predictor reports its cross-validated Spearman; rounds have the demo's 8/4/2 runs."""
+    """Each round is its own assets; each round's predictor reports its cross-validated Spearman; rounds have
+    the demo's 8/4/2 runs."""
     status = json.loads(climb("status", "--json", env=demo["env"]).stdout)["assets"]
-    rounds = status["predictor"]["partitions"]
-    assert sorted(rounds) == ["1", "2", "3"]
-    assert all("cv_spearman" in p["metadata"] for p in rounds.values())
-    assert [status["proxy_runs"]["partitions"][r]["metadata"]["runs"] for r in ("1", "2", "3")] == [8, 4, 2]
+    rounds = sorted(key.split("/")[1] for key in status if key.startswith("search/round_") and key.endswith("/predictor"))
+    assert rounds == ["round_1", "round_2", "round_3"]
+    assert all("cv_spearman" in status[f"search/{r}/predictor"]["metadata"] for r in rounds)
+    assert [status[f"search/{r}/proxy_runs"]["metadata"]["runs"] for r in rounds] == [8, 4, 2]
     assert status["optimal_mixture"]["metadata"]["weights"]
 
 
