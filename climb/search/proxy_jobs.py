@@ -70,18 +70,27 @@ def run_proxy_job(job: ProxyJob) -> dict:
     return result
 
 
-def run_one(job: ProxyJob, *, storage: Storage, log: logging.Logger | None = None) -> dict:
-    """One job's result from the cache, or trained in this process and cached (a Dagster step's one proxy)."""
+def _cached(job: ProxyJob, storage: Storage) -> dict | None:
     cached = storage.read_cache_json(CACHE, job.key)
-    if cached is not None:
-        return {**cached, "label": job.label, **job.meta, "reused": True}
-    result = run_proxy_job(job)
+    return None if cached is None else {**cached, "label": job.label, **job.meta, "reused": True}
+
+
+def _commit(result: dict, storage: Storage, log: logging.Logger, progress: str = "") -> dict:
+    """A freshly trained result written to the cache, with its log line."""
     storage.write_cache_json(CACHE, result["key"], result)
     training = result["training"]
-    (log or logging.getLogger(__name__)).info(
-        f"proxy [{job.label}]: search score {result['search_score']:.4f}, final train loss "
-        f"{training['final_loss']:.3f}, {training['tokens_per_second']:,.0f} tokens/s")
-    return {**result, "label": job.label, **job.meta, "reused": False}
+    log.info(f"proxy {progress}[{result['label']}]: search score {result['search_score']:.4f}, "
+             f"final train loss {training['final_loss']:.3f}, {training['tokens_per_second']:,.0f} tokens/s")
+    return {**result, "reused": False}
+
+
+def run_one(job: ProxyJob, *, storage: Storage, log: logging.Logger | None = None) -> dict:
+    """One job's result from the cache, or trained in this process and cached (a Dagster step's one proxy)."""
+    cached = _cached(job, storage)
+    if cached is not None:
+        return cached
+    result = _commit(run_proxy_job(job), storage, log or logging.getLogger(__name__))
+    return {**result, "label": job.label, **job.meta}
 
 
 def default_workers(device: str) -> int:
@@ -103,9 +112,9 @@ def run_proxies(jobs: list[ProxyJob], *, storage: Storage, workers: int,
     results: dict[str, dict] = {}
     todo = []
     for job in jobs:
-        cached = storage.read_cache_json(CACHE, job.key)
+        cached = _cached(job, storage)
         if cached is not None:
-            results[job.key] = {**cached, "label": job.label, **job.meta, "reused": True}
+            results[job.key] = cached
         elif job.key not in {j.key for j in todo}:
             todo.append(job)
     if todo:
@@ -115,11 +124,7 @@ def run_proxies(jobs: list[ProxyJob], *, storage: Storage, workers: int,
             futures = {pool.submit(run_proxy_job, job): job for job in todo}
             for done, future in enumerate(as_completed(futures), start=1):
                 result = future.result()
-                storage.write_cache_json(CACHE, result["key"], result)
-                results[result["key"]] = {**result, "reused": False}
-                training = result["training"]
-                log.info(f"proxy {done}/{len(todo)} [{result['label']}]: search score {result['search_score']:.4f}, "
-                         f"final train loss {training['final_loss']:.3f}, {training['tokens_per_second']:,.0f} tokens/s")
+                results[result["key"]] = _commit(result, storage, log, progress=f"{done}/{len(todo)} ")
     return [{**results[job.key], "label": job.label, **job.meta} for job in jobs]
 
 
