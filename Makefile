@@ -11,7 +11,7 @@ demo: install
 	climb demo
 
 test: install
-	$(PYTHON) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
+	$(PYTHON) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=30
 
 ui:
 	climb ui

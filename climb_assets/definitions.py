@@ -73,7 +73,7 @@ def build_definitions(config: ClimbConfig) -> dg.Definitions:
         asset_checks=[accounting_balances, embeddings_aligned_and_normalised, scores_in_range, assignments_complete,
                       climblab_accounted, *search_checks, climbmix_matches_mixture],
         jobs=jobs,
-        sensors=[new_shards_sensor, build_recluster_sensor(jobs)],
+        sensors=[new_shards_sensor, build_recluster_sensor()],
         executor=executor_for(config.deployment),  # every job's, and the UI's materialisations
         resources=build_resources(),
     )

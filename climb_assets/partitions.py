@@ -6,6 +6,6 @@ SHARDS = "shards"
 shards_partitions = dg.DynamicPartitionsDefinition(name=SHARDS)
 
 # One job per partitioning (a run materialises assets of one partitioning): per shard and corpus-wide (the
-# search rounds included: each round is its own assets). `climb run` launches them phase by phase; sensors
-# target them by name.
+# search rounds included: each round is its own assets), for launching from the UI and for new_shards_sensor.
+# Selections spanning both are asset backfills (climb_assets/backfills.py).
 SHARD_JOB, CORPUS_JOB = "climb_shards", "climb_corpus"

@@ -12,10 +12,6 @@ from climb.core import DEFAULT_CONFIG_PATH, load_config
 from climb_assets.cli import ClimbError
 from climb_assets.cli.parsing import export_formats, selected_keys
 from climb_assets.cli.printing import _echo, print_export, print_search, print_status, print_summary
-from climb_assets.phases import plan_phases
-
-# No executor here: the code location's (deployment.executor; auto: $CLIMB_EXECUTOR, else multiprocess from 8 CPUs).
-RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 WORKSPACE = """load_from:
   - python_module:
@@ -70,71 +66,71 @@ def sync_shards(instance: dg.DagsterInstance, config) -> list:
     return shards
 
 
-def _failure_reason(result) -> str:
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            while error is not None and error.cause is not None:  # the user's exception, not Dagster's wrapper
-                error = error.cause
-            user = event.step_failure_data.user_failure_data
-            message = (user.description if user and user.description else None) or (error.message if error else "")
-            return f"{event.step_key} failed: {message.strip().splitlines()[0] if message.strip() else 'unknown error'}"
-        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
-            return f"blocking check {event.event_specific_data.check_name} failed"
-    return "the run failed"
+def _run_label(run) -> str:
+    """The run's assets (the first three, then how many more) and its shard."""
+    names = sorted(k.to_user_string() for k in run.asset_selection or ())
+    label = ", ".join(names[:3]) + (f" +{len(names) - 3} more" if len(names) > 3 else "")
+    shard = run.tags.get("dagster/partition")
+    return f"{label} [{shard}]" if shard else label
 
 
-def _execute(instance, keys: list[dg.AssetKey], partition: str | None, label: str, kind: str):
-    definitions = _definitions()
-    job = {"shards": definitions.shard_job, "corpus": definitions.corpus_job}[kind]
-    tags = {"dagster/partition": partition} if partition else {}
-    tags["climb/launched_by"] = "cli"
-    started = time.perf_counter()
-    with dg.execute_job(
-        dg.reconstructable(job), instance, run_config=RUN_CONFIG, tags=tags, asset_selection=keys
-    ) as result:
-        if not result.success:
-            raise ClimbError(f"{label}: {_failure_reason(result)} (run {result.run_id})")
-        _echo(f"  {label}: ok in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
-        return result
-
-
-def _check_executor(instance, config) -> None:
-    """`climb run` orchestrates in this process: the k8s executor needs a cluster's K8sRunLauncher."""
+def _check_executor(instance, config, daemon: bool) -> None:
+    """The k8s executor launches step pods from a run pod: the backfill goes to a cluster's daemon."""
     from dagster_k8s import K8sRunLauncher
 
     from climb_assets.deployment import EXECUTOR_ENV, executor_name
 
-    if executor_name(config.deployment) == "k8s" and not isinstance(instance.run_launcher, K8sRunLauncher):
+    if executor_name(config.deployment) != "k8s":
+        return
+    if not isinstance(instance.run_launcher, K8sRunLauncher) or not daemon:
         raise ClimbError(f"deployment.executor is k8s (or ${EXECUTOR_ENV}=k8s) but this instance has no "
-                         "K8sRunLauncher: launch from the cluster's Dagster (see deploy/README.md), or run "
-                         f"locally with {EXECUTOR_ENV}=multiprocess")
+                         "K8sRunLauncher and running daemon: launch from the cluster's Dagster (see deploy/README.md), "
+                         f"or run locally with {EXECUTOR_ENV}=multiprocess")
+
+
+def _command_line(until: str | None, select: str | None) -> str:
+    return "climb run" + (f" --until {until}" if until else "") + (f" --select {select}" if select else "")
 
 
 def run_pipeline(instance, config, *, until: str | None = None, select: str | None = None) -> dict:
-    """Materialise the selected assets phase by phase: per-shard phases one run per shard."""
+    """Materialise the selected assets, every partition, as one asset backfill on the instance (the UI's
+    "Materialize all" for the whole graph); a daemon serving the instance carries it out, else this process."""
+    import logging
+
+    from climb_assets.backfills import LAUNCHED_BY_TAG, backfill_subset, launch_backfill, run_failure_reason
+    from climb_assets.cli import backfill_driver as driver
+
     defs = _definitions().defs
-    _check_executor(instance, config)
+    daemon = driver.daemon_serves(instance)
+    _check_executor(instance, config, daemon)
     graph = defs.resolve_asset_graph()
     keys = selected_keys(defs, until, select)
     shards = sync_shards(instance, config)
+    if not daemon:
+        driver.abandon_orphans(instance, _echo)
     names = ", ".join(k.to_user_string() for k in graph.toposorted_asset_keys if k in keys)
-    _echo(f"climb: materialising {names} over {len(shards)} shard(s); storage {config.storage_root}")
-    for phase_kind, members in plan_phases(graph, keys):
-        label = ", ".join(k.to_user_string() for k in members)
-        if phase_kind == "corpus":
-            _execute(instance, members, None, label, "corpus")
-            continue
-        _echo(f"per shard: {label}")
-        failures = []
-        for index, shard in enumerate(shards, start=1):
-            try:  # one bad shard does not stop the others; the phase still ends in failure
-                _execute(instance, members, shard.key, f"[{index}/{len(shards)}] {shard.key}", "shards")
-            except ClimbError as err:
-                _echo(f"  {err}")
-                failures.append(str(err))
-        if failures:
-            raise ClimbError(f"{len(failures)} of {len(shards)} shard(s) failed; first: {failures[0]}")
+    backfill_id = launch_backfill(instance, backfill_subset(graph, keys, instance),
+                                  tags={LAUNCHED_BY_TAG: "cli", driver.DRIVER_TAG: driver.driver_tag()},
+                                  title="climb run", description=_command_line(until, select))
+    _echo(f"climb: backfill {backfill_id} of {names} over {len(shards)} shard(s); storage {config.storage_root}")
+    _echo("  carried out by this instance's Dagster daemon" if daemon else "  carried out in this process")
+    failed = []
+
+    def on_run(run) -> None:
+        record = instance.get_run_record_by_id(run.run_id)
+        took = (record.end_time or 0) - (record.start_time or 0) if record else 0.0
+        if run.status == dg.DagsterRunStatus.SUCCESS:
+            _echo(f"  {_run_label(run)}: ok in {took:.1f} s (run {run.run_id[:8]})")
+            return
+        failed.append(f"{_run_label(run)}: {run_failure_reason(instance, run.run_id)} (run {run.run_id[:8]})")
+        _echo(f"  {failed[-1]}")
+
+    log = logging.getLogger("climb.backfill")
+    status = driver.follow(instance, backfill_id, on_run) if daemon else driver.drive(backfill_id, on_run, log)
+    if status != driver.BulkActionStatus.COMPLETED_SUCCESS:
+        error = instance.get_backfill(backfill_id).error
+        why = f"; first: {failed[0]}" if failed else (f": {error.message.strip().splitlines()[0]}" if error else "")
+        raise ClimbError(f"backfill {backfill_id} ended {status.value}: {len(failed)} run(s) failed{why}")
     return shard_totals(instance, defs)
 
 

@@ -2,13 +2,12 @@
 
 import json
 import time
-from collections.abc import Sequence
 
 import dagster as dg
 
-from climb_assets.phases import plan_phases
+from climb_assets.backfills import backfill_subset
+from climb_assets.partitions import SHARDS
 from resources import ProjectResource
-from climb_assets.partitions import CORPUS_JOB, SHARD_JOB, SHARDS
 from climb.semantic import CENTROIDS, CorpusGrowth, corpus_growth
 from climb.core import ReclusterConfig
 from climb.core import Storage
@@ -32,59 +31,32 @@ def _measured(growth: CorpusGrowth, rules: ReclusterConfig) -> tuple[list[str], 
     return fired, "; ".join(parts)
 
 
-def _downstream_phases(graph) -> list[tuple[str, list[dg.AssetKey]]]:
-    """The phases after `centroids` (as `climb run` orders them) up to ClimbLab; the search and ClimbMix follow by
-    their automation conditions (eager: each once its upstream is updated)."""
-    downstream = dg.AssetSelection.assets(CENTROIDS).downstream() - dg.AssetSelection.groups("search", "climbmix")
-    return plan_phases(graph, set(downstream.resolve(graph)))[1:]
+# What a re-clustering redoes: new centroids and everything after them up to ClimbLab. The search and ClimbMix
+# follow by their automation conditions (eager: each once its upstream is updated).
+RECLUSTER_SELECTION = dg.AssetSelection.assets(CENTROIDS).downstream() - dg.AssetSelection.groups("search", "climbmix")
 
 
-def _stale(storage: Storage, asset: dg.AssetKey, partition: str | None, fitted_at: float) -> bool:
-    """Not committed since the current centroids were (every asset writes `<root>/<asset>/<partition>/`)."""
-    name = asset.to_user_string()
-    return storage.partition_path(name, partition) is None or \
-        storage.manifest(name, partition)["committed_at"] < fitted_at
-
-
-def _follow_up(context: dg.SensorEvaluationContext, storage: Storage, growth: CorpusGrowth, superseded: str,
-               cursor: dict) -> dg.SensorResult | dg.SkipReason:
-    """After the new centroids: the first phase downstream not yet redone, one run per shard or one run."""
-    if growth.centroids_version == superseded:
-        return dg.SkipReason(f"waiting for new centroids (run key recluster:{superseded}); if that run failed, "
-                             "materialise centroids or reset this sensor's cursor")
-    version = growth.centroids_version
-    shards = sorted(context.instance.get_dynamic_partitions(SHARDS))
-    for kind, keys in _downstream_phases(context.repository_def.asset_graph):
-        names = "+".join(k.to_user_string() for k in keys)
-        if kind == "corpus" and any(_stale(storage, k, None, growth.fitted_at) for k in keys):
-            requests = [dg.RunRequest(run_key=f"recluster:{version}:{names}", job_name=CORPUS_JOB,
-                                      asset_selection=keys)]
-        elif kind == "shards":  # shards without embeddings wait for their ingestion (new_shards_sensor)
-            requests = [dg.RunRequest(run_key=f"recluster:{version}:{names}:{shard}", job_name=SHARD_JOB,
-                                      partition_key=shard, asset_selection=keys)
-                        for shard in shards if storage.partition_path("embeddings", shard) is not None
-                        and any(_stale(storage, k, shard, growth.fitted_at) for k in keys)]
-        else:
-            requests = []
-        if requests:
-            context.log.info(f"re-clustering {version[:8]}: {names} for {len(requests)} partition(s)")
-            return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursor))
-    done = {**cursor, "superseded": None, "completed": version}
-    return dg.SensorResult(skip_reason=f"re-clustering complete: centroids {version[:8]} (superseding "
-                                       f"{superseded[:8]}) and everything downstream up to the search",
-                           cursor=json.dumps(done))
+def _recluster_request(context: dg.SensorEvaluationContext, storage: Storage, fired: list[str]) -> dg.RunRequest:
+    """One asset backfill: centroids, the assignments of every shard already embedded (the others wait for their
+    ingestion, new_shards_sensor), clusters, super-clusters and ClimbLab; Dagster orders the runs."""
+    graph = context.repository_def.asset_graph
+    embedded = [s for s in context.instance.get_dynamic_partitions(SHARDS)
+                if storage.partition_path("embeddings", s) is not None]
+    subset = backfill_subset(graph, RECLUSTER_SELECTION.resolve(graph), context.instance, shards=embedded)
+    return dg.RunRequest.for_asset_graph_subset(subset, tags={"climb/recluster": "; ".join(fired)})
 
 
 def evaluate_recluster(context: dg.SensorEvaluationContext, project: ProjectResource):
-    """Request new centroids when the corpus has grown or drifted past `clustering.recluster`; then, tick by
-    tick, everything downstream of them up to the search, one phase at a time."""
+    """Request a re-clustering backfill when the corpus has grown or drifted past `clustering.recluster`; then
+    wait until it has replaced the centroids."""
     config, storage = project.config(), project.storage()
     if storage.partition_path(CENTROIDS) is None:
         return dg.SkipReason("no centroids yet: nothing to re-cluster (materialise centroids first)")
     cursor = json.loads(context.cursor) if context.cursor else {}
     growth = corpus_growth(storage, shard_keys=sorted(context.instance.get_dynamic_partitions(SHARDS)))
-    if cursor.get("superseded"):
-        return _follow_up(context, storage, growth, cursor["superseded"], cursor)
+    if cursor.get("superseded") == growth.centroids_version:
+        return dg.SkipReason(f"waiting for the re-clustering backfill to replace centroids {growth.centroids_version[:8]}; "
+                             "if it failed, re-execute it from the UI's backfills page or reset this sensor's cursor")
     rules = config.clustering.recluster
     fired, measured = _measured(growth, rules)
     cursor = {"superseded": None, "centroids_version": growth.centroids_version,
@@ -98,19 +70,16 @@ def evaluate_recluster(context: dg.SensorEvaluationContext, project: ProjectReso
                                            f"(minimum_interval_seconds {rules.minimum_interval_seconds}): {measured}",
                                cursor=json.dumps(cursor))
     context.log.info(f"re-clustering: {', '.join(fired)} ({measured})")
-    request = dg.RunRequest(run_key=f"recluster:{growth.centroids_version}", job_name=CORPUS_JOB,
-                            asset_selection=[dg.AssetKey(CENTROIDS)], tags={"climb/recluster": "; ".join(fired)})
-    return dg.SensorResult(run_requests=[request], cursor=json.dumps({**cursor,
-                                                                      "superseded": growth.centroids_version}))
+    return dg.SensorResult(run_requests=[_recluster_request(context, storage, fired)],
+                           cursor=json.dumps({**cursor, "superseded": growth.centroids_version}))
 
 
-def build_recluster_sensor(jobs: Sequence) -> dg.SensorDefinition:
-    """`recluster_sensor`, targeting the code location's corpus-wide and per-shard jobs among `jobs`."""
-    targets = [job for job in jobs if job.name in (CORPUS_JOB, SHARD_JOB)]
+def build_recluster_sensor() -> dg.SensorDefinition:
+    """`recluster_sensor`: its requests are asset backfills of RECLUSTER_SELECTION."""
     return dg.sensor(
-        name="recluster_sensor", jobs=targets, minimum_interval_seconds=300,
-        description="Requests new centroids when the share of documents added since the last fit, or the rise of "
-        "the mean distance to the nearest centroid, passes clustering.recluster's thresholds (and its minimum "
-        "interval has passed); then, tick by tick, cluster_assignments of every shard and the corpus-wide assets "
-        "downstream (clusters, super-clusters, ClimbLab). The search follows by its automation conditions.",
+        name="recluster_sensor", asset_selection=RECLUSTER_SELECTION, minimum_interval_seconds=300,
+        description="Launches a re-clustering backfill when the share of documents added since the last fit, or the "
+        "rise of the mean distance to the nearest centroid, passes clustering.recluster's thresholds (and its "
+        "minimum interval has passed): new centroids, cluster_assignments of every embedded shard, clusters, "
+        "super-clusters and ClimbLab, in the order Dagster plans. The search follows by its automation conditions.",
     )(evaluate_recluster)

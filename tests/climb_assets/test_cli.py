@@ -75,10 +75,28 @@ def test_run_until_documents_on_mixed_broken_files(tmp_path, user_env):
         ("c.parquet", "quarantine:missing_text", 5), ("d.csv", "quarantine:malformed_csv", 7),
     ])
     assert documents["checks"]["accounting_balances"]["failed"] == 0
+    _assert_one_backfill_per_run(user_env["CLIMB_HOME"], runs=1, shards=4)
     second = climb("run", "--config", str(config), "--until", "documents", env=user_env)
     assert second.returncode == 0, second.stderr
     again = json.loads(climb("status", "--json", "--config", str(config), env=user_env).stdout)
     assert {k: again["assets"]["documents"]["metadata"][k] for k in COUNTS} == {k: totals[k] for k in COUNTS}
+    _assert_one_backfill_per_run(user_env["CLIMB_HOME"], runs=2, shards=4)
+
+
+def _assert_one_backfill_per_run(home: str, *, runs: int, shards: int) -> None:
+    """Each `climb run` is one asset backfill on the instance (as the UI's "Materialize all"), completed, with
+    one Dagster run per shard, tagged as launched from the CLI."""
+    import dagster as dg
+
+    from climb_assets.backfills import backfill_runs
+
+    with dg.DagsterInstance.from_config(f"{home}/dagster") as instance:
+        backfills = instance.get_backfills()
+        assert len(backfills) == runs
+        for backfill in backfills:
+            assert backfill.status.value == "COMPLETED_SUCCESS" and backfill.tags["climb/launched_by"] == "cli"
+            partitions = [r.tags.get("dagster/partition") for r in backfill_runs(instance, backfill.backfill_id)]
+            assert len(partitions) == shards and len(set(partitions)) == shards
 
 
 @pytest.mark.parametrize(

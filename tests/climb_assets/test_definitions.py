@@ -91,18 +91,17 @@ def test_broken_configuration_fails_loading_naming_the_key(tmp_path):
     assert "corpus.text_feild: unknown key; did you mean 'text_field'?" in done.stderr
 
 
-def test_cli_phases_follow_partitioning():
-    """The CLI runs per-shard and corpus-wide assets in phases that respect every dependency."""
-    from climb_assets.phases import plan_phases
+def test_backfill_covers_every_registered_shard():
+    """`climb run`'s backfill: each per-shard asset over every registered shard, each other asset once."""
+    from climb_assets.backfills import backfill_subset
+    from climb_assets.partitions import SHARDS, shards_partitions
 
     graph = defs.resolve_asset_graph()
-    phases = [(kind, [k.to_user_string() for k in keys])
-              for kind, keys in plan_phases(graph, set(graph.get_all_asset_keys()))]
-    assert phases == [
-        ("shards", ["documents", "embeddings", "quality_scores"]),
-        ("corpus", ["tokenizer", "centroids", "target_set"]),
-        ("shards", ["cluster_assignments"]),
-        ("corpus", ["clusters", "super_clusters", "climblab",
-                    *[f"search/round_{r}/{name}" for r in ROUNDS for name in ROUND_ASSETS],
-                    "optimal_mixture", "climbmix"]),
-    ]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(SHARDS, ["a.jsonl", "b.jsonl"])
+        subset = backfill_subset(graph, graph.get_all_asset_keys(), instance)
+    members = {(m.asset_key.to_user_string(), m.partition_key) for m in subset.iterate_asset_partitions()}
+    per_shard = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def == shards_partitions}
+    assert per_shard == {"documents", "embeddings", "quality_scores", "cluster_assignments"}
+    assert members == {(name, shard) for name in per_shard for shard in ("a.jsonl", "b.jsonl")} | {
+        (k.to_user_string(), None) for k in graph.get_all_asset_keys() if k.to_user_string() not in per_shard}

@@ -141,13 +141,14 @@ def test_unknown_executor_in_environment_is_an_error(monkeypatch):
 
 
 def test_cli_refuses_k8s_without_a_k8s_run_launcher():
-    """`climb run` orchestrates locally: with executor k8s and no K8sRunLauncher it stops, saying so."""
+    """With executor k8s, `climb run` hands its backfill to a cluster's daemon: without a K8sRunLauncher it stops,
+    saying so."""
     from climb_assets.cli import ClimbError, _check_executor
     from climb.core.config import load_config
 
     config = load_config().model_copy(update={"deployment": DeploymentConfig(executor="k8s")})
     with dg.DagsterInstance.ephemeral() as instance, pytest.raises(ClimbError, match="no K8sRunLauncher"):
-        _check_executor(instance, config)
+        _check_executor(instance, config, daemon=True)
 
 
 def test_climb_run_uses_the_multiprocess_executor_when_asked(tmp_path):

@@ -111,6 +111,9 @@ def materialised_all(tmp_path_factory):
         runs = graphql(url, RUNS, id=backfill["backfillId"])["runsOrError"]["results"]
         events = {"/".join(k["path"]): graphql(url, MATERIALISED, path=k["path"])["assetOrError"]
                   ["assetMaterializations"] for k in keys}
+        # `climb run` on the instance the daemon serves hands its backfill to the daemon and follows it
+        followed = subprocess.run([sys.executable, "-m", "climb_assets.cli", "run", "--select", "climbmix"],
+                                  env=env, capture_output=True, text=True, timeout=600)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -123,7 +126,15 @@ def materialised_all(tmp_path_factory):
                            "--home", str(root / "cli_home")], env=cli_env, capture_output=True, text=True,
                           timeout=BACKFILL_SECONDS)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"root": root, "status": status, "runs": runs, "events": events, "log": log}
+    return {"root": root, "status": status, "runs": runs, "events": events, "log": log, "followed": followed}
+
+
+def test_climb_run_follows_the_daemon_serving_its_instance(materialised_all):
+    """With `dagster dev` up on the same instance, `climb run` launches its backfill there and follows it."""
+    followed = materialised_all["followed"]
+    assert followed.returncode == 0, followed.stderr[-3000:]
+    assert "carried out by this instance's Dagster daemon" in followed.stdout
+    assert "climbmix: ok in" in followed.stdout
 
 
 def _optimal(home: Path) -> dict:

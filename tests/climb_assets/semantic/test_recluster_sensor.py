@@ -1,5 +1,5 @@
-"""recluster_sensor: new centroids when the corpus grew or drifted past clustering.recluster, then everything
-downstream phase by phase; every skip says what it measured against which threshold."""
+"""recluster_sensor: a re-clustering backfill (new centroids and everything downstream up to ClimbLab) when the
+corpus grew or drifted past clustering.recluster; every skip says what it measured against which threshold."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from resources import ProjectResource
-from climb_assets.partitions import CORPUS_JOB, SHARD_JOB, SHARDS
+from climb_assets.partitions import SHARDS
 from climb.semantic.clustering import fit_centroids, write_assignments
 from climb.core.config import ClusteringConfig
 from tests.conftest import REPO
@@ -96,7 +96,7 @@ def test_no_centroids_is_a_skip(tmp_path, sensor):
     ({"n": 24, "drifted": True}, {"minimum_interval_seconds": 0, "distance_drift": None}, None),  # rule disabled
 ])
 def test_thresholds_decide_a_recluster(tmp_path, sensor, new_shard, rules, fires):
-    """A passed threshold requests centroids (run key = the fit it supersedes); otherwise the skip names the numbers."""
+    """A passed threshold requests the re-clustering backfill; otherwise the skip names the numbers."""
     project = _config(tmp_path, **rules)
     with dg.instance_for_test() as instance:
         version = _fitted_corpus(project, instance, new_shard)
@@ -109,8 +109,7 @@ def test_thresholds_decide_a_recluster(tmp_path, sensor, new_shard, rules, fires
         assert cursor["superseded"] is None
         return
     (request,) = result.run_requests
-    assert request.run_key == f"recluster:{version}" and request.job_name == CORPUS_JOB
-    assert [k.to_user_string() for k in request.asset_selection] == ["centroids"]
+    assert request.requires_backfill_daemon() and "centroids" in _targets(request)
     assert fires in request.tags["climb/recluster"] and cursor["superseded"] == version
 
 
@@ -125,44 +124,34 @@ def test_drift_is_measured_against_the_fit(tmp_path, sensor):
     assert json.loads(result.cursor)["distance_drift"] > 1.0
 
 
-def test_after_new_centroids_everything_downstream_follows(tmp_path, sensor):
-    """Pending re-clustering: wait for new centroids, assign every shard, then the corpus-wide assets, then done."""
-    from climb_assets.definitions import defs
+def _targets(request: dg.RunRequest) -> dict[str, list]:
+    """asset -> the partitions the backfill request covers ([None] when unpartitioned)."""
+    targets: dict[str, list] = {}
+    for member in request.asset_graph_subset.iterate_asset_partitions():
+        targets.setdefault(member.asset_key.to_user_string(), []).append(member.partition_key)
+    return {name: sorted(keys, key=str) for name, keys in targets.items()}
 
+
+def test_one_backfill_redoes_everything_downstream_then_waits(tmp_path, sensor):
+    """The request is one backfill: centroids, the assignments of every embedded shard (not one still being
+    ingested), clusters, super-clusters, ClimbLab; then the sensor waits for the new centroids, then measures anew."""
     project = _config(tmp_path, minimum_interval_seconds=0)
     storage = project.storage()
     with dg.instance_for_test() as instance:
         old = _fitted_corpus(project, instance, {"n": 72})
-        cursor = _tick(sensor, project, instance).cursor
-        waiting = _tick(sensor, project, instance, cursor)
-        assert isinstance(waiting, dg.SkipReason) and f"recluster:{old}" in waiting.skip_message
+        instance.add_dynamic_partitions(SHARDS, ["d_not_yet_embedded"])
+        fired = _tick(sensor, project, instance)
+        (request,) = fired.run_requests
+        assert _targets(request) == {"centroids": [None], "cluster_assignments": ["a", "b", "c"],
+                                     "clusters": [None], "super_clusters": [None], "climblab": [None]}
+        waiting = _tick(sensor, project, instance, fired.cursor)
+        assert isinstance(waiting, dg.SkipReason) and f"replace centroids {old[:8]}" in waiting.skip_message
 
         fit_centroids(storage=storage, shard_keys=["a", "b", "c"], config=ClusteringConfig(k_init=4, use_gpu="never"))
-        new = storage.manifest("centroids")["version"]
-        assign = _tick(sensor, project, instance, cursor)
-        assert sorted(r.partition_key for r in assign.run_requests) == ["a", "b", "c"]
-        assert {r.job_name for r in assign.run_requests} == {SHARD_JOB}
-        assert assign.run_requests[0].run_key == f"recluster:{new}:cluster_assignments:a"
-        with dg.partition_loading_context(dynamic_partitions_store=instance):  # as the daemon resolves a tick
-            ticked = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
-                                                                  resources={"project": project}))
-        assert [r.partition_key for r in ticked.run_requests] == ["a", "b", "c"]  # valid partitions of its job
-
-        _assign(storage, ["a", "b"])  # shard c not yet: still asked for, nothing corpus-wide yet
-        partial = _tick(sensor, project, instance, cursor)
-        assert [r.partition_key for r in partial.run_requests] == ["c"]
-        _assign(storage, ["c"])
-        corpus = _tick(sensor, project, instance, cursor)
-        (request,) = corpus.run_requests
-        assert request.job_name == CORPUS_JOB
-        assert [k.to_user_string() for k in request.asset_selection] == ["clusters", "super_clusters", "climblab"]
-
-        for name in ("clusters", "super_clusters", "climblab"):
-            with storage.write_partition(name) as writer:
-                writer.write_json("stats.json", {})
-        done = _tick(sensor, project, instance, cursor)
-    assert not done.run_requests and "re-clustering complete" in done.skip_reason.skip_message
-    assert json.loads(done.cursor) == {**json.loads(cursor), "superseded": None, "completed": new}
+        _assign(storage, ["a", "b", "c"])
+        after = _tick(sensor, project, instance, fired.cursor)
+    assert not after.run_requests and "no re-clustering" in after.skip_reason.skip_message
+    assert json.loads(after.cursor)["centroids_version"] == storage.manifest("centroids")["version"] != old
 
 
 def test_dagster_sensor_preview(tmp_path):
@@ -177,5 +166,5 @@ def test_dagster_sensor_preview(tmp_path):
                            "-w", str(REPO / "workspace.yaml")], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Sensor returning run requests for 1 run(s)" in done.stdout  # preview prints run config, not run keys
+    assert "Sensor returning run requests for 1 run(s)" in done.stdout  # the backfill request
     assert "re-clustering: new_document_share 0.300 >= 0.2" in done.stderr
