@@ -22,16 +22,19 @@ class StepOutputsIOManager(dg.ConfigurableIOManager):
 
     project: ProjectResource
 
-    def _path(self, identifier: list[str]) -> str:
-        return f"{self.project.storage().cache_dir(CACHE)}/{'/'.join(identifier)}.json"
+    def _key(self, identifier: list[str]) -> str:
+        return "/".join(identifier)
 
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         storage = self.project.storage()
-        path = self._path(context.get_identifier())
-        storage.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        with storage.fs.open(path, "w") as handle:
-            json.dump(obj, handle)
+        key = self._key(context.get_identifier())
+        storage.fs.makedirs(f"{storage.cache_dir(CACHE)}/{key}".rsplit("/", 1)[0], exist_ok=True)
+        storage.write_cache_json(CACHE, key, obj)  # atomic: a reader never sees half a file
 
     def load_input(self, context: dg.InputContext):
-        with self.project.storage().fs.open(self._path(context.upstream_output.get_identifier()), "r") as handle:
-            return json.load(handle)
+        storage = self.project.storage()
+        key = self._key(context.upstream_output.get_identifier())
+        if not storage.fs.exists(f"{storage.cache_dir(CACHE)}/{key}.json"):
+            raise FileNotFoundError(f"step output {key} is not under {storage.cache_dir(CACHE)}: the step that "
+                                    "writes it has not run in this run (re-execute the whole run)")
+        return storage.read_cache_json(CACHE, key)

@@ -89,3 +89,22 @@ def test_proxy_precision_comes_from_the_configuration_and_names_the_run(precisio
     settings = learnt_settings(proxy_config(config))
     assert settings["precision"] == precision
     assert (settings == learnt_settings(proxy_config(load_config(DEFAULT_CONFIG_PATH)))) == (precision == "auto")
+
+
+@pytest.mark.parametrize("value", [[3, 1, 2], {"key": "abc", "loss": 1.5}, None])
+def test_step_outputs_round_trip_as_json_files(tmp_path, value):
+    """A step output is written under the root's cache (no temporary file left) and read back as written; a
+    missing one is an error naming it."""
+    from resources import ProjectResource, StepOutputsIOManager
+
+    (tmp_path / "climb.yaml").write_text("corpus:\n  paths: ['*.jsonl']\n")
+    manager = StepOutputsIOManager(project=ProjectResource(config_path=str(tmp_path / "climb.yaml"),
+                                                           home=str(tmp_path / "home")))
+    output = dg.build_output_context(run_id="run-1", step_key="train_round_1[0]", name="result")
+    manager.handle_output(output, value)
+    files = sorted(p.name for p in (tmp_path / "home").rglob("*") if p.is_file())
+    assert files == ["result.json"]
+    assert manager.load_input(dg.build_input_context(upstream_output=output)) == value
+    other = dg.build_output_context(run_id="run-1", step_key="train_round_1[1]", name="result")
+    with pytest.raises(FileNotFoundError, match=r"train_round_1\[1\]/result is not under"):
+        manager.load_input(dg.build_input_context(upstream_output=other))
