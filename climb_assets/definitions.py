@@ -23,6 +23,7 @@ from climb_assets.search.assets import build_search_assets
 from climb_assets.semantic.assets import cluster_assignments, clusters, gpu_steps, super_clusters
 from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
 from climb_assets.semantic.sensors import build_recluster_sensor
+from climb_assets.versions import with_code_versions
 from resources import EmbedderResource, ProjectResource, ProxyTrainerResource, StepOutputsIOManager
 from resources.embedder import DEVICE_ENV as EMBEDDING_DEVICE_ENV
 from resources.project import CONFIG_ENV, HOME_ENV
@@ -59,8 +60,9 @@ def build_definitions(config: ClimbConfig) -> dg.Definitions:
     embeddings, centroids = gpu_steps(gpu_tags)
     search = build_search_assets(config.search.rounds, gpu_op_tags=gpu_tags)
     search_checks = [a for a in search if isinstance(a, dg.AssetChecksDefinition)]
-    assets = [documents, embeddings, quality_scores, centroids, cluster_assignments, clusters, super_clusters,
-              tokenizer, climblab, *[a for a in search if a not in search_checks], climbmix]
+    assets = with_code_versions([documents, embeddings, quality_scores, centroids, cluster_assignments, clusters,
+                                 super_clusters, tokenizer, climblab, *[a for a in search if a not in search_checks],
+                                 climbmix], config)
     jobs = [
         dg.define_asset_job(SHARD_JOB, selection=_of_partitioning(assets, shards_partitions),
                             description="Per-shard assets of one shard: ingest, embed, rate, assign"),
