@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pyarrow.parquet as pq
 
 from climb.core.config import ClimbConfig, ConfigError
+from climb.core.hashing import content_hash
 from climb.corpus.ingest import (
     CONTENT_INDEX_CACHE,
     ShardAccount,
@@ -38,6 +39,15 @@ class ShardReport:
     account: ShardAccount
     seconds: float
     path: str
+    data_version: str  # documents_version: equal exactly when the committed documents would be
+
+
+def documents_version(shard: Shard, earlier_shards: Sequence[Shard], config: ClimbConfig) -> str:
+    """The version of a shard's documents: its file and reading settings (`shard_fingerprint`) and those of
+    every earlier shard, whose texts decide which of this shard's are duplicates. Never the wall clock."""
+    options, settings = reader_options(config.corpus), ingest_settings(config.corpus)
+    fingerprints = [shard_fingerprint(s, options, settings) for s in [shard, *sorted(earlier_shards)]]
+    return content_hash(fingerprints, length=32)
 
 
 def config_shards(config: ClimbConfig) -> list[Shard]:
@@ -74,14 +84,15 @@ def write_documents(
     result = ingest_shard(shard, options=options, settings=settings, storage=storage,
                           earlier_index_paths=earlier, log=log)
     storage.write_cache_table(CONTENT_INDEX_CACHE, shard_fingerprint(shard, options, settings), result.content_index)
+    version = documents_version(shard, earlier_shards, config)
     stats = {**result.account.to_dict(), "shard": shard.key, "file": shard.uri, "format": shard.format,
-             "seconds": round(result.seconds, 3)}
+             "seconds": round(result.seconds, 3), "data_version": version}
     with storage.write_partition(ASSET, shard.key) as writer:
         writer.write_table("documents.parquet", result.documents)
         writer.write_table("removed.parquet", result.removed)
         writer.write_table("quarantine.parquet", result.quarantine)
         writer.write_json("stats.json", stats)
-    return ShardReport(shard, result.account, result.seconds, storage.require(ASSET, shard.key))
+    return ShardReport(shard, result.account, result.seconds, storage.require(ASSET, shard.key), version)
 
 
 def verify_accounting(storage: Storage, shard_key: str) -> tuple[bool, dict]:

@@ -43,6 +43,7 @@ def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
         f"duplicates {account.duplicates:,}, quarantined {account.quarantined:,} in {report.seconds:.1f} s"
     )
     return dg.MaterializeResult(
+        data_version=dg.DataVersion(report.data_version),  # the file and settings, not the clock: re-runs agree
         metadata={
             **{name: getattr(account, name) for name in COUNT_FIELDS},
             "dagster/row_count": account.kept,

@@ -129,3 +129,35 @@ def test_cross_shard_duplicates_follow_key_order(tmp_path, order):
     removed = storage.read_table("documents", "removed.parquet", "b.jsonl").to_pylist()
     assert [(r["id"], r["reason"]) for r in removed] == [("b1", "duplicate:exact")]
     assert "a1" in removed[0]["detail"]
+
+
+def _data_versions(instance: dg.DagsterInstance, keys) -> dict[str, str]:
+    records = instance.fetch_materializations(dg.AssetKey("documents"), limit=100).records
+    latest: dict[str, str] = {}
+    for record in reversed(records):  # oldest first: the newest of each partition wins
+        materialization = record.asset_materialization
+        latest[materialization.partition] = materialization.tags["dagster/data_version"]
+    return {k: latest[k] for k in keys}
+
+
+def test_data_version_follows_the_files_not_the_clock(tmp_path):
+    """Re-materialising unchanged shards reports the same data versions; editing a shard changes its version and
+    those of the shards after it in key order (their duplicates may now be its), never those before it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("a", "b", "c"):
+        (corpus / f"{name}.jsonl").write_text(
+            f'{{"id": "{name}1", "text": "an ordinary article from shard {name} with enough words"}}\n')
+    project = _write_config(tmp_path, f"{corpus}/*")
+    keys = ["a.jsonl", "b.jsonl", "c.jsonl"]
+    with dg.instance_for_test() as instance:
+        _materialize_all(project, instance)
+        first = _data_versions(instance, keys)
+        _materialize_all(project, instance)
+        assert _data_versions(instance, keys) == first
+        (corpus / "b.jsonl").write_text('{"id": "b1", "text": "an edited article from shard b with more words now"}\n')
+        _materialize_all(project, instance)
+        edited = _data_versions(instance, keys)
+    assert len(set(first.values())) == 3
+    assert edited["a.jsonl"] == first["a.jsonl"]
+    assert edited["b.jsonl"] != first["b.jsonl"] and edited["c.jsonl"] != first["c.jsonl"]
