@@ -10,6 +10,7 @@ from climb_assets.corpus.assets import documents
 from climb_assets.corpus.checks import accounting_balances
 from resources import ProjectResource
 from climb_assets.partitions import SHARDS
+from climb_assets.versions import with_code_versions
 from climb.corpus.documents import config_shards
 from climb.core.storage import Storage
 
@@ -23,12 +24,12 @@ def _write_config(tmp_path, corpus_glob: str) -> ProjectResource:
     return ProjectResource(config_path=str(config), home=str(tmp_path / "home"))
 
 
-def _materialize_all(project: ProjectResource, instance: dg.DagsterInstance) -> dict[str, dict]:
+def _materialize_all(project: ProjectResource, instance: dg.DagsterInstance, asset=documents) -> dict[str, dict]:
     shards = config_shards(project.config())
     instance.add_dynamic_partitions(SHARDS, [s.key for s in shards])
     out = {}
     for shard in shards:
-        result = dg.materialize([documents, accounting_balances], partition_key=shard.key, instance=instance,
+        result = dg.materialize([asset, accounting_balances], partition_key=shard.key, instance=instance,
                                 resources={"project": project})
         assert result.success
         (materialization,) = result.asset_materializations_for_node("documents")
@@ -150,14 +151,18 @@ def test_data_version_follows_the_files_not_the_clock(tmp_path):
             f'{{"id": "{name}1", "text": "an ordinary article from shard {name} with enough words"}}\n')
     project = _write_config(tmp_path, f"{corpus}/*")
     keys = ["a.jsonl", "b.jsonl", "c.jsonl"]
+    (versioned,) = with_code_versions([documents], project.config())  # as the code location defines it
     with dg.instance_for_test() as instance:
-        _materialize_all(project, instance)
+        _materialize_all(project, instance, versioned)
         first = _data_versions(instance, keys)
-        _materialize_all(project, instance)
+        _materialize_all(project, instance, versioned)
         assert _data_versions(instance, keys) == first
         (corpus / "b.jsonl").write_text('{"id": "b1", "text": "an edited article from shard b with more words now"}\n')
-        _materialize_all(project, instance)
+        _materialize_all(project, instance, versioned)
         edited = _data_versions(instance, keys)
+        code_version = instance.fetch_materializations(dg.AssetKey("documents"), limit=1).records[0] \
+            .asset_materialization.tags["dagster/code_version"]
     assert len(set(first.values())) == 3
     assert edited["a.jsonl"] == first["a.jsonl"]
+    assert code_version == versioned.code_versions_by_key[dg.AssetKey("documents")]  # what Dagster compares
     assert edited["b.jsonl"] != first["b.jsonl"] and edited["c.jsonl"] != first["c.jsonl"]
