@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.definitions.events import AssetKeyPartitionKey
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES as TERMINAL, PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
 from climb_assets.partitions import SHARDS, shards_partitions
@@ -77,7 +77,3 @@ def run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
         if record.event_log_entry.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE:
             return (record.event_log_entry.dagster_event.message or "the run failed").strip().splitlines()[0]
     return "the run failed"
-
-
-TERMINAL = {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED,
-            BulkActionStatus.CANCELED, BulkActionStatus.COMPLETED}

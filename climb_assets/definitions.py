@@ -83,11 +83,3 @@ def build_definitions(config: ClimbConfig) -> dg.Definitions:
 
 defs = build_definitions(load_config())  # fail at load, naming the key, rather than in the first run
 
-
-def shard_job() -> dg.JobDefinition:
-    """Reconstructable by the CLI (`dg.reconstructable(shard_job)`), like the one below."""
-    return defs.resolve_job_def(SHARD_JOB)
-
-
-def corpus_job() -> dg.JobDefinition:
-    return defs.resolve_job_def(CORPUS_JOB)
