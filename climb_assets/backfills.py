@@ -22,6 +22,7 @@ from climb_assets.partitions import SHARDS, shards_partitions
 
 BACKFILL_TAG = "dagster/backfill"  # the tag Dagster gives every run of a backfill
 LAUNCHED_BY_TAG = "climb/launched_by"
+FORCE_TAG = "climb/force"  # "true" on `climb run --force` backfills (and so their runs): recompute, reuse nothing
 RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 

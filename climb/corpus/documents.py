@@ -50,6 +50,15 @@ def documents_version(shard: Shard, earlier_shards: Sequence[Shard], config: Cli
     return content_hash(fingerprints, length=32)
 
 
+def documents_versions(shards: Sequence[Shard], config: ClimbConfig) -> dict[str, str]:
+    """`documents_version` of every shard, each earlier shard being every shard of a smaller key; each file
+    is looked at once (a stat, not a read), so a thousand shards take a thousand stats."""
+    options, settings = reader_options(config.corpus), ingest_settings(config.corpus)
+    ordered = sorted(shards)
+    fingerprints = [shard_fingerprint(s, options, settings) for s in ordered]
+    return {s.key: content_hash([fingerprints[i], *fingerprints[:i]], length=32) for i, s in enumerate(ordered)}
+
+
 def config_shards(config: ClimbConfig) -> list[Shard]:
     return discover_shards(config.corpus, config_dir=config.config_dir, storage_root=config.storage_root)
 

@@ -3,10 +3,11 @@
 from climb.semantic.clustering import (CENTROIDS, CorpusGrowth, corpus_growth, fit_centroids, verify_assignments,
                                        write_assignments)
 from climb.semantic.embedding import Embedder
-from climb.semantic.embedding_store import embedder_settings, verify_embeddings, write_embeddings
+from climb.semantic.embedding_store import (
+    embedder_settings, reusable_embeddings, verify_embeddings, write_embeddings)
 from climb.semantic.merging import MergeSettings
 from climb.semantic.profiles import write_cluster_profiles, write_super_clusters
 
 __all__ = ["CENTROIDS", "CorpusGrowth", "Embedder", "MergeSettings", "corpus_growth", "embedder_settings",
            "fit_centroids", "verify_assignments", "verify_embeddings", "write_assignments", "write_cluster_profiles",
-           "write_embeddings", "write_super_clusters"]
+           "reusable_embeddings", "write_embeddings", "write_super_clusters"]

@@ -3,13 +3,17 @@
 Files of partition `<root>/embeddings/<shard>/`:
 - `embeddings.npy`: (N, dim) float16 unit vectors, row i = document i of `documents.parquet`;
 - `ids.parquet`: id and n_tokens (tokens embedded, after truncation) per row;
-- `stats.json`: model, resolved model folder, dim, device, dtype, max length, throughput.
+- `stats.json`: model, resolved model folder, dim, device, dtype, max length, throughput, and `source`: the
+  digest of the documents embedded and the settings that decide the vectors. A re-materialisation whose
+  documents and settings match `source` keeps the committed vectors (`reusable_embeddings`): re-ingesting a
+  shard whose documents did not change embeds nothing again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pyarrow as pa
@@ -47,6 +51,35 @@ def embedder_settings(config: EmbeddingConfig, *, device: str | None = None) -> 
     )
 
 
+def embeddings_source(storage: Storage, shard_key: str, settings: EmbedderSettings) -> dict:
+    """What decides a shard's vectors: its kept documents (ids and texts, in order) and the model
+    settings (not the device, batch size or threads)."""
+    table = storage.read_table(DOCUMENTS, "documents.parquet", shard_key, columns=["id", "text"])
+    digest = hashlib.sha256()
+    for column in ("id", "text"):
+        digest.update("\x1f".join(table.column(column).to_pylist()).encode())
+        digest.update(b"\x1e")
+    return {"documents": digest.hexdigest()[:32], "model": settings.model, "max_length": settings.max_length,
+            "dtype": settings.dtype, "trust_remote_code": settings.trust_remote_code}
+
+
+def reusable_embeddings(shard_key: str, *, storage: Storage, settings: EmbedderSettings) -> EmbeddingReport | None:
+    """The committed embeddings of the shard, where they were computed from the same documents and settings
+    and still pass `verify_embeddings` (aligned, finite, unit norm)."""
+    if storage.partition_path(ASSET, shard_key) is None:
+        return None
+    try:
+        stats = storage.read_json(ASSET, "stats.json", shard_key)
+    except (OSError, ValueError):
+        return None
+    if stats.get("source") != embeddings_source(storage, shard_key, settings):
+        return None
+    if not verify_embeddings(storage, shard_key)[0]:  # damaged since: recompute rather than keep
+        return None
+    values = {f.name: stats[f.name] for f in fields(EmbeddingReport) if f.name != "path"}
+    return EmbeddingReport(**values, path=storage.require(ASSET, shard_key))
+
+
 def write_embeddings(shard_key: str, *, storage: Storage, embedder: Embedder,
                      log: logging.Logger | None = None) -> EmbeddingReport:
     """Embed the kept documents of one shard and commit the partition (replacing any earlier one).
@@ -69,7 +102,8 @@ def write_embeddings(shard_key: str, *, storage: Storage, embedder: Embedder,
     with storage.write_partition(ASSET, shard_key) as writer:
         writer.write_array("embeddings.npy", result.vectors)
         writer.write_table("ids.parquet", pa.table({"id": documents.column("id"), "n_tokens": result.n_tokens}))
-        writer.write_json("stats.json", {**asdict(report), "settings": asdict(embedder.settings)})
+        writer.write_json("stats.json", {**asdict(report), "settings": asdict(embedder.settings),
+                                         "source": embeddings_source(storage, shard_key, embedder.settings)})
     return EmbeddingReport(**{**asdict(report), "path": storage.require(ASSET, shard_key)})
 
 

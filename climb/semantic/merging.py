@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.hierarchy import linkage
 
 __all__ = ["MergeSettings", "MergeResult", "merge_clusters"]
 
@@ -135,6 +134,8 @@ def merge_clusters(centroids: np.ndarray, token_counts: np.ndarray, *, settings:
         raise ValueError("token_counts must be finite and >= 0 with a positive total")
     warnings: list[str] = []
     # (m-1, 4) Ward tree, Euclidean on unit vectors; scipy needs two observations
+    from scipy.cluster.hierarchy import linkage  # scipy.cluster takes most of a second to import
+
     tree = linkage(x, method="ward") if m > 1 else np.zeros((0, 4))
     heights = tree[:, 2]  # (m-1,) non-decreasing for Ward
     if settings.target is not None:

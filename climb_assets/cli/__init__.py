@@ -1,7 +1,7 @@
 """`climb`: run the pipeline as real Dagster materialisations against a persistent instance.
 
     climb demo                 the whole pipeline on the built-in demo corpus, then a summary
-    climb run [--config FILE] [--until ASSET] [--select SELECTION]
+    climb run [--config FILE] [--until ASSET] [--select SELECTION] [--force]
     climb status [--json]
     climb export --out DIR [--tokens N] [--format parquet,jsonl,megatron] [--seed S] [--overwrite]
     climb ui [--port PORT]     the Dagster UI on what the CLI materialised (loopback only)

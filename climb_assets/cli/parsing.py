@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             sub.add_argument("--until", metavar="ASSET", help="this asset and everything upstream")
             sub.add_argument("--select", metavar="SELECTION", help="Dagster asset-selection syntax")
+            sub.add_argument("--force", action="store_true",
+                             help="re-materialise every selected partition, fresh or not (default: missing and stale)")
         elif name == "status":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
         else:

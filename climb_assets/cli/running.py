@@ -49,8 +49,9 @@ def _definitions():
     return definitions
 
 
-def sync_shards(instance: dg.DagsterInstance, config) -> list:
-    """Register every shard the corpus paths match; forget registered shards whose file is gone."""
+def sync_shards(instance: dg.DagsterInstance, config) -> tuple[list, list[str]]:
+    """Register every shard the corpus paths match; forget registered shards whose file is gone.
+    Returns (the shards, the keys of those forgotten)."""
     from climb_assets.partitions import SHARDS
     from climb.corpus import config_shards
 
@@ -60,10 +61,11 @@ def sync_shards(instance: dg.DagsterInstance, config) -> list:
     new = [k for k in wanted if k not in registered]
     if new:
         instance.add_dynamic_partitions(SHARDS, new)
-    for stale in sorted(registered - set(wanted)):
+    removed = sorted(registered - set(wanted))
+    for stale in removed:
         _echo(f"warning: shard {stale!r} no longer matches corpus.paths; removing its partition")
         instance.delete_dynamic_partition(SHARDS, stale)
-    return shards
+    return shards, removed
 
 
 def _run_label(run) -> str:
@@ -76,28 +78,51 @@ def _run_label(run) -> str:
 
 def _check_executor(instance, config, daemon: bool) -> None:
     """The k8s executor launches step pods from a run pod: the backfill goes to a cluster's daemon."""
-    from dagster_k8s import K8sRunLauncher
-
     from climb_assets.deployment import EXECUTOR_ENV, executor_name
 
     if executor_name(config.deployment) != "k8s":
         return
+    from dagster_k8s import K8sRunLauncher  # a second's import, only where it is used
     if not isinstance(instance.run_launcher, K8sRunLauncher) or not daemon:
         raise ClimbError(f"deployment.executor is k8s (or ${EXECUTOR_ENV}=k8s) but this instance has no "
                          "K8sRunLauncher and running daemon: launch from the cluster's Dagster (see deploy/README.md), "
                          f"or run locally with {EXECUTOR_ENV}=multiprocess")
 
 
-def _command_line(until: str | None, select: str | None) -> str:
-    return "climb run" + (f" --until {until}" if until else "") + (f" --select {select}" if select else "")
+def _command_line(until: str | None, select: str | None, force: bool = False) -> str:
+    return ("climb run" + (f" --until {until}" if until else "") + (f" --select {select}" if select else "")
+            + (" --force" if force else ""))
 
 
-def run_pipeline(instance, config, *, until: str | None = None, select: str | None = None) -> dict:
-    """Materialise the selected assets, every partition, as one asset backfill on the instance (the UI's
-    "Materialize all" for the whole graph); a daemon serving the instance carries it out, else this process."""
+def plan_subset(instance, config, graph, keys, shards, removed: list[str], force: bool):
+    """The asset partitions to materialise: all of them with `force`, else the missing and stale ones
+    (climb_assets/freshness.py), each asset's count printed. None when everything is fresh."""
+    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+
+    from climb.corpus.documents import documents_versions
+    from climb_assets.backfills import backfill_subset
+    from climb_assets.freshness import FreshnessPlanner
+
+    if force:
+        return backfill_subset(graph, keys, instance)
+    started = time.perf_counter()
+    planner = FreshnessPlanner(instance, graph, [s.key for s in shards], documents_versions(shards, config), removed)
+    plan = planner.plan(keys)
+    ordered = [k for k in graph.toposorted_asset_keys if k in keys]
+    for line in plan.summary(ordered):
+        _echo(f"  {line}")
+    _echo(f"climb: {len(plan.run)} asset partition(s) to materialise, {sum(plan.fresh.values())} fresh "
+          f"(planned in {time.perf_counter() - started:.2f} s; --force re-runs every one)")
+    return AssetGraphSubset.from_asset_partition_set(set(plan.run), graph) if plan.run else None
+
+
+def run_pipeline(instance, config, *, until: str | None = None, select: str | None = None,
+                 force: bool = False) -> dict:
+    """Materialise the selected assets as one asset backfill on the instance (the UI's "Materialize changed and
+    missing", or with `force` "Materialize all"); a daemon serving the instance carries it out, else this process."""
     import logging
 
-    from climb_assets.backfills import LAUNCHED_BY_TAG, backfill_subset, launch_backfill, run_failure_reason
+    from climb_assets.backfills import FORCE_TAG, LAUNCHED_BY_TAG, launch_backfill, run_failure_reason
     from climb_assets.cli import backfill_driver as driver
 
     defs = _definitions().defs
@@ -105,13 +130,16 @@ def run_pipeline(instance, config, *, until: str | None = None, select: str | No
     _check_executor(instance, config, daemon)
     graph = defs.resolve_asset_graph()
     keys = selected_keys(defs, until, select)
-    shards = sync_shards(instance, config)
+    shards, removed = sync_shards(instance, config)
     if not daemon:
         driver.abandon_orphans(instance, _echo)
-    names = ", ".join(k.to_user_string() for k in graph.toposorted_asset_keys if k in keys)
-    backfill_id = launch_backfill(instance, backfill_subset(graph, keys, instance),
-                                  tags={LAUNCHED_BY_TAG: "cli", driver.DRIVER_TAG: driver.driver_tag()},
-                                  title="climb run", description=_command_line(until, select))
+    subset = plan_subset(instance, config, graph, keys, shards, removed, force)
+    if subset is None:
+        return shard_totals(instance, defs)
+    names = ", ".join(k.to_user_string() for k in graph.toposorted_asset_keys if k in subset.asset_keys)
+    tags = {LAUNCHED_BY_TAG: "cli", driver.DRIVER_TAG: driver.driver_tag(), **({FORCE_TAG: "true"} if force else {})}
+    backfill_id = launch_backfill(instance, subset, tags=tags,
+                                  title="climb run", description=_command_line(until, select, force))
     _echo(f"climb: backfill {backfill_id} of {names} over {len(shards)} shard(s); storage {config.storage_root}")
     _echo("  carried out by this instance's Dagster daemon" if daemon else "  carried out in this process")
     failed = []
@@ -138,7 +166,8 @@ def shard_totals(instance, defs) -> dict:
     """The `documents` asset's latest metadata: the corpus-wide document counts."""
     from climb_assets.status import asset_status
 
-    return asset_status(instance, defs)["assets"].get("documents", {}).get("metadata", {})
+    return asset_status(instance, defs, only={dg.AssetKey("documents")})["assets"].get("documents", {}).get(
+        "metadata", {})
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -193,7 +222,7 @@ def _print_search(config, planted: dict[str, float] | None = None, record: Path 
 def cmd_run(args: argparse.Namespace) -> int:
     """Materialise the configured pipeline (or --until / --select), then summarise."""
     config, instance = prepare_environment(args.config, args.home)
-    totals = run_pipeline(instance, config, until=args.until, select=args.select)
+    totals = run_pipeline(instance, config, until=args.until, select=args.select, force=args.force)
     print_summary(config, totals)
     _print_search(config)
     return 0

@@ -4,13 +4,14 @@ clusters, and super-clusters."""
 import dagster as dg
 
 from climb_assets.corpus.assets import documents
+from climb_assets.backfills import FORCE_TAG
 from climb_assets.corpus_shards import corpus_shards
 from climb_assets.deployment import GPU_POOL
 from climb_assets.partitions import shards_partitions
 from climb.climblab import count_tokens, project_tokenizer
 from climb.core import as_markdown, cluster_sizes, markdown_table
-from climb.semantic import (MergeSettings, fit_centroids, write_assignments, write_cluster_profiles,
-                            write_embeddings, write_super_clusters)
+from climb.semantic import (MergeSettings, embedder_settings, fit_centroids, reusable_embeddings, write_assignments,
+                            write_cluster_profiles, write_embeddings, write_super_clusters)
 from resources import EmbedderResource, ProjectResource
 
 
@@ -28,18 +29,29 @@ def _embeddings(op_tags: dict | None) -> dg.AssetsDefinition:
         """One L2-normalised float16 vector per kept document of the shard, in the documents' order
         (`embeddings.npy` beside `ids.parquet`), from the configured encoder pooled as the model defines it.
 
-        Recomputed from the documents on every materialisation (nothing cached), so vectors always match
-        the current documents; the same documents and settings give identical vectors.
+        The committed vectors are kept where they came from the same documents and model settings (a shard
+        re-ingested unchanged, after an earlier shard was edited), unless the run is forced (`climb run
+        --force`); otherwise recomputed. The same documents and settings give identical vectors.
         """
         config, storage = project.config(), project.storage()
-        model = embedder.embedder(config.embedding)
-        context.log.info(f"embedding with {config.embedding.model} on {model.placement.name}, "
-                         f"max_length {model.max_length}, dtype {model.placement.dtype}")
-        report = write_embeddings(context.partition_key, storage=storage, embedder=model, log=context.log)
-        context.log.info(f"{context.partition_key}: {report.count:,} vectors of dim {report.dim} in {report.seconds:.1f} s "
-                         f"({report.docs_per_second:,.1f} docs/s, {report.tokens_per_second:,.0f} tokens/s)")
+        settings = embedder_settings(config.embedding)
+        forced = context.run.tags.get(FORCE_TAG) == "true"
+        report = None if forced else reusable_embeddings(context.partition_key, storage=storage, settings=settings)
+        reused = report is not None
+        if reused:
+            context.log.info(f"{context.partition_key}: documents and model settings unchanged; "
+                             f"kept the committed {report.count:,} vectors")
+        else:
+            model = embedder.embedder(config.embedding)
+            context.log.info(f"embedding with {config.embedding.model} on {model.placement.name}, "
+                             f"max_length {model.max_length}, dtype {model.placement.dtype}")
+            report = write_embeddings(context.partition_key, storage=storage, embedder=model, log=context.log)
+            context.log.info(f"{context.partition_key}: {report.count:,} vectors of dim {report.dim} in "
+                             f"{report.seconds:.1f} s ({report.docs_per_second:,.1f} docs/s, "
+                             f"{report.tokens_per_second:,.0f} tokens/s)")
         return dg.MaterializeResult(
             metadata={
+                "reused": reused,
                 "count": report.count,
                 "dim": report.dim,
                 "model": report.model,

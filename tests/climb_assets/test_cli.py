@@ -52,7 +52,8 @@ def _mixed_folder(root):
 
 
 def test_run_until_documents_on_mixed_broken_files(tmp_path, user_env):
-    """`climb run --until documents` quarantines every broken row, status balances, a rerun changes nothing."""
+    """`climb run --until documents` quarantines every broken row and status balances; a rerun materialises
+    nothing, an edited file re-runs its shard alone (the last in key order), `--force` re-runs every shard."""
     broken = _mixed_folder(tmp_path / "corpus")
     config = tmp_path / "climb.yaml"
     config.write_text("corpus:\n  paths: ['corpus/*']\n  id_field: id\n")
@@ -75,28 +76,41 @@ def test_run_until_documents_on_mixed_broken_files(tmp_path, user_env):
         ("c.parquet", "quarantine:missing_text", 5), ("d.csv", "quarantine:malformed_csv", 7),
     ])
     assert documents["checks"]["accounting_balances"]["failed"] == 0
-    _assert_one_backfill_per_run(user_env["CLIMB_HOME"], runs=1, shards=4)
+    _assert_one_backfill_per_run(user_env["CLIMB_HOME"], shards=[["a.jsonl", "b.jsonl.gz", "c.parquet", "d.csv"]])
     second = climb("run", "--config", str(config), "--until", "documents", env=user_env)
     assert second.returncode == 0, second.stderr
+    assert "documents: fresh" in second.stdout and "0 asset partition(s) to materialise" in second.stdout
     again = json.loads(climb("status", "--json", "--config", str(config), env=user_env).stdout)
     assert {k: again["assets"]["documents"]["metadata"][k] for k in COUNTS} == {k: totals[k] for k in COUNTS}
-    _assert_one_backfill_per_run(user_env["CLIMB_HOME"], runs=2, shards=4)
+    with open(tmp_path / "corpus" / "d.csv", "a", newline="") as handle:
+        csv.writer(handle).writerow(["g30", "one more ordinary news article with enough words in it"])
+    edited = climb("run", "--config", str(config), "--until", "documents", env=user_env)
+    assert edited.returncode == 0, edited.stderr
+    assert "documents: 1 to run (its file, an earlier shard or the reading settings changed), 3 fresh" in edited.stdout
+    forced = climb("run", "--config", str(config), "--until", "documents", "--force", env=user_env)
+    assert forced.returncode == 0, forced.stderr
+    _assert_one_backfill_per_run(user_env["CLIMB_HOME"], shards=[["a.jsonl", "b.jsonl.gz", "c.parquet", "d.csv"],
+                                                                  ["d.csv"], ["a.jsonl", "b.jsonl.gz", "c.parquet",
+                                                                              "d.csv"]])
+    final = json.loads(climb("status", "--json", "--config", str(config), env=user_env).stdout)
+    assert final["assets"]["documents"]["metadata"]["kept"] == totals["kept"] + 1
 
 
-def _assert_one_backfill_per_run(home: str, *, runs: int, shards: int) -> None:
-    """Each `climb run` is one asset backfill on the instance (as the UI's "Materialize all"), completed, with
-    one Dagster run per shard, tagged as launched from the CLI."""
+def _assert_one_backfill_per_run(home: str, *, shards: list[list[str]]) -> None:
+    """Each `climb run` that had something to do is one asset backfill on the instance (as the UI's
+    "Materialize changed and missing"), completed, with one Dagster run per shard it re-ran (`shards`, oldest
+    backfill first), tagged as launched from the CLI."""
     import dagster as dg
 
     from climb_assets.backfills import backfill_runs
 
     with dg.DagsterInstance.from_config(f"{home}/dagster") as instance:
-        backfills = instance.get_backfills()
-        assert len(backfills) == runs
-        for backfill in backfills:
+        backfills = sorted(instance.get_backfills(), key=lambda b: b.backfill_timestamp)
+        assert len(backfills) == len(shards)
+        for backfill, expected in zip(backfills, shards):
             assert backfill.status.value == "COMPLETED_SUCCESS" and backfill.tags["climb/launched_by"] == "cli"
             partitions = [r.tags.get("dagster/partition") for r in backfill_runs(instance, backfill.backfill_id)]
-            assert len(partitions) == shards and len(set(partitions)) == shards
+            assert sorted(partitions) == expected
 
 
 @pytest.mark.parametrize(

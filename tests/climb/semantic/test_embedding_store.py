@@ -19,6 +19,7 @@ from climb.semantic.embedding_store import (
     ASSET,
     NORM_TOLERANCE,
     embedder_settings,
+    reusable_embeddings,
     verify_embeddings,
     write_embeddings,
 )
@@ -219,3 +220,42 @@ def test_verify_catches_a_truncated_file(embedded, keep):
     ok, details = verify_embeddings(embedded, SHARD)
     assert not ok
     assert details["error"].startswith("embeddings.npy cannot be read")
+
+
+# ---- reusable_embeddings ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("change", "reused"),
+    [
+        ("nothing", True),
+        ("batch size and device", True),        # where and how fast it runs decides no vector
+        ("a document's text", False),
+        ("a document's id", False),
+        ("the max length", False),
+        ("the model", False),
+        ("a damaged vector", False),           # never keep vectors the blocking check would fail
+    ],
+)
+def test_committed_vectors_are_reused_only_for_the_same_documents_and_model(embedded, change, reused):
+    settings = FakeEmbedder().settings
+    texts, ids = list(TEXTS), [f"doc-{i}" for i in range(len(TEXTS))]
+    if change == "batch size and device":
+        settings = EmbedderSettings(model="fake-model", max_length=3, device="cuda", dtype="float32", batch_size=7)
+    elif change == "a document's text":
+        texts[2] = "third, edited"
+    elif change == "a document's id":
+        ids[1] = "doc-renamed"
+    elif change == "the max length":
+        settings = EmbedderSettings(model="fake-model", max_length=4, device="cpu", dtype="float32")
+    elif change == "the model":
+        settings = EmbedderSettings(model="other-model", max_length=3, device="cpu", dtype="float32")
+    if change in ("a document's text", "a document's id"):
+        write_documents(embedded, texts=texts, ids=ids)
+    if change == "a damaged vector":
+        path = f"{embedded.require(ASSET, SHARD)}/embeddings.npy"
+        vectors = np.load(path).copy()
+        vectors[0] *= 2
+        np.save(path, vectors)
+    report = reusable_embeddings(SHARD, storage=embedded, settings=settings)
+    assert (report is not None) == reused
+    if reused:
+        assert (report.count, report.dim, report.model) == (4, 8, "fake-model")
