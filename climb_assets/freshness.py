@@ -23,8 +23,8 @@ import dagster as dg
 from dagster._core.definitions.data_version import (
     CODE_VERSION_TAG, DATA_VERSION_TAG, get_input_data_version_tag, get_input_event_pointer_tag)
 from dagster._core.definitions.events import AssetKeyPartitionKey
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
+from climb_assets.gates import failed_blocking_checks
 from climb_assets.status import latest_materializations
 
 MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
@@ -180,11 +180,7 @@ class FreshnessPlanner:
 
     def _failed_blocking_checks(self, key: dg.AssetKey) -> dict[str | None, str]:
         """Partitions whose latest materialisation failed a blocking check: partition -> the check's name."""
-        checks = [c for c in self.graph.get_check_keys_for_assets({key}) if self.graph.get_check_spec(c).blocking]
-        if not checks:
-            return {}
         failed = {}
-        for info in self.instance.event_log_storage.get_asset_check_partition_info(checks):
-            if info.latest_execution_status == AssetCheckExecutionRecordStatus.FAILED and info.is_current:
-                failed.setdefault(info.partition_key, info.check_key.name)
+        for check, partition in failed_blocking_checks(self.instance, self.graph, [key]):
+            failed.setdefault(partition, check.name)
         return failed
