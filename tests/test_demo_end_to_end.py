@@ -80,11 +80,15 @@ def test_token_stores_match_clusters(demo):
 
 
 def test_rerun_keeps_cluster_ids(demo):
-    """Re-materialising the clustering (centroids down to ClimbLab) gives the same super-cluster ids and labels."""
+    """After the demo nothing is stale: `climb run` materialises nothing. Re-materialising the clustering
+    (centroids down to ClimbLab, forced) gives the same super-cluster ids and labels."""
     root = demo["home"] / "climblab"
+    unchanged = climb("run", env=demo["env"])
+    assert unchanged.returncode == 0, unchanged.stderr[-3000:]
+    assert "0 asset partition(s) to materialise" in unchanged.stdout and "optimal_mixture: fresh" in unchanged.stdout
     before = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
-    done = climb("run", "--select", "key:centroids or key:cluster_assignments or key:clusters or key:super_clusters "
-                 "or key:climblab", env=demo["env"])
+    done = climb("run", "--force", "--select", "key:centroids or key:cluster_assignments or key:clusters or "
+                 "key:super_clusters or key:climblab", env=demo["env"])
     assert done.returncode == 0, done.stderr[-3000:]
     after = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
     assert after == before

@@ -8,6 +8,7 @@ configuration."""
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -111,9 +112,12 @@ def materialised_all(tmp_path_factory):
         runs = graphql(url, RUNS, id=backfill["backfillId"])["runsOrError"]["results"]
         events = {"/".join(k["path"]): graphql(url, MATERIALISED, path=k["path"])["assetOrError"]
                   ["assetMaterializations"] for k in keys}
-        # `climb run` on the instance the daemon serves hands its backfill to the daemon and follows it
-        followed = subprocess.run([sys.executable, "-m", "climb_assets.cli", "run", "--select", "climbmix"],
-                                  env=env, capture_output=True, text=True, timeout=600)
+        # After "Materialize all" nothing is stale: `climb run` has nothing to do. Forced, on the instance the
+        # daemon serves, it hands its backfill to the daemon and follows it.
+        fresh = subprocess.run([sys.executable, "-m", "climb_assets.cli", "run", "--select", "climbmix"],
+                               env=env, capture_output=True, text=True, timeout=600)
+        followed = subprocess.run([sys.executable, "-m", "climb_assets.cli", "run", "--select", "climbmix",
+                                   "--force"], env=env, capture_output=True, text=True, timeout=600)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -121,20 +125,101 @@ def materialised_all(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+    # The same configuration by `climb run`, killed (SIGKILL) three times on the way and resumed each time.
     cli_env = {k: v for k, v in env.items() if k not in ("DAGSTER_HOME", "CLIMB_HOME")}
-    done = subprocess.run([sys.executable, "-m", "climb_assets.cli", "run", "--config", str(root / "climb.yaml"),
-                           "--home", str(root / "cli_home")], env=cli_env, capture_output=True, text=True,
-                          timeout=BACKFILL_SECONDS)
+    command = [sys.executable, "-m", "climb_assets.cli", "run", "--config", str(root / "climb.yaml"),
+               "--home", str(root / "cli_home")]
+    resumed = [_run_until_killed(command, cli_env, pattern) for pattern in KILL_POINTS]
+    done = subprocess.run(command, env=cli_env, capture_output=True, text=True, timeout=BACKFILL_SECONDS)
     assert done.returncode == 0, done.stderr[-3000:]
-    return {"root": root, "status": status, "runs": runs, "events": events, "log": log, "followed": followed}
+    return {"root": root, "status": status, "runs": runs, "events": events, "log": log, "followed": followed,
+            "fresh": fresh, "resumed": resumed, "done": done.stdout + done.stderr}  # Dagster logs to stderr
+
+
+# Where the interrupted `climb run` is killed: while the second shard is embedded, while ClimbLab is being written
+# (one shard of two done), and inside round 1 of the search (one proxy of the round trained).
+KILL_POINTS = ["embeddings - embedding with", "climblab - climblab: news_0.jsonl done", "search score"]
+
+
+def _run_until_killed(command: list[str], env: dict, pattern: str) -> str:
+    """Run `command` until a line of its output matches `pattern` (the second time for the embedder, which
+    logs once per shard), then SIGKILL its process group; its output up to then."""
+    wanted = 2 if pattern.startswith("embeddings") else 1
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    lines, seen = [], 0
+    for line in process.stdout:
+        lines.append(line)
+        seen += pattern in line
+        if seen == wanted:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    output = "".join(lines)
+    assert process.returncode == -signal.SIGKILL, f"never reached {pattern!r}:\n{output[-3000:]}"
+    return output
 
 
 def test_climb_run_follows_the_daemon_serving_its_instance(materialised_all):
-    """With `dagster dev` up on the same instance, `climb run` launches its backfill there and follows it."""
+    """With `dagster dev` up on the same instance, `climb run` finds nothing stale after "Materialize all";
+    `--force` launches its backfill there and follows it."""
+    fresh = materialised_all["fresh"]
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    assert "climbmix: fresh" in fresh.stdout and "0 asset partition(s) to materialise" in fresh.stdout
     followed = materialised_all["followed"]
     assert followed.returncode == 0, followed.stderr[-3000:]
     assert "carried out by this instance's Dagster daemon" in followed.stdout
     assert "climbmix: ok in" in followed.stdout
+
+
+def test_a_killed_run_resumes_where_it_stopped(materialised_all):
+    """Each resumed `climb run` re-runs only what the killed one had not committed: the second shard (the first
+    shard's embeddings are fresh), then ClimbLab alone (the clustering before it is fresh), then round 1's proxy
+    runs, whose finished proxies come from the cache."""
+    first, second, third = materialised_all["resumed"]  # killed mid-embedding, mid-ClimbLab, mid-round
+    assert "embeddings: 2 to run (missing)" in first
+    assert "embeddings: 1 to run (missing), 1 fresh" in second and "documents: fresh" in second
+    assert "climblab: 1 to run (missing)" in third and "super_clusters: fresh" in third
+    done = materialised_all["done"]
+    assert "search/round_1/proxy_runs: 1 to run (missing)" in done and "climblab: fresh" in done
+    assert "search/round_1/candidate_mixtures: fresh" in done
+    reused = [int(m) for m in re.findall(r"round 1: \d+ runs \((\d+) reused\)", done)]
+    assert reused and reused[0] >= 1, done[-3000:]
+
+
+PROVENANCE = {"storage_root", "version", "climblab_version"}  # where and which commit: differ between two homes
+
+
+def _data_files(folder: Path) -> dict[str, bytes]:
+    """Every file of a storage folder but the commit manifests, the timing statistics and ClimbMix's card (it
+    lists the provenance file's checksum); ClimbMix's provenance without the storage root and commit ids."""
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.name in ("_manifest.json", "stats.json", "README.md"):
+            continue
+        data = path.read_bytes()
+        if path.name == "climbmix.json":
+            data = json.dumps(_without(json.loads(data), PROVENANCE), sort_keys=True).encode()
+        files[str(path.relative_to(folder))] = data
+    return files
+
+
+def _without(value, keys: set[str]):
+    if isinstance(value, dict):
+        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+    return [_without(v, keys) for v in value] if isinstance(value, list) else value
+
+
+@pytest.mark.parametrize("asset", ["climblab", "optimal_mixture", "climbmix"])
+def test_the_resumed_run_writes_the_same_bytes_as_the_uninterrupted_one(materialised_all, asset):
+    """ClimbLab (Parquet and token stores), the optimal mixture and ClimbMix (its Parquet shards and provenance)
+    of the killed-and-resumed `climb run` are byte for byte those of the uninterrupted "Materialize all"."""
+    root = materialised_all["root"]
+    ui, cli = _data_files(root / "ui_home" / asset), _data_files(root / "cli_home" / asset)
+    assert ui and sorted(ui) == sorted(cli)
+    assert [name for name in ui if ui[name] != cli[name]] == []
+    if asset == "climbmix":
+        assert any(name.endswith(".parquet") for name in ui)
 
 
 def _optimal(home: Path) -> dict:
