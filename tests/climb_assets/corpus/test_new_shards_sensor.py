@@ -43,6 +43,28 @@ def test_registers_new_files_and_requests_their_ingestion(tmp_path):
         assert [r.partition_key for r in later.run_requests] == ["c.jsonl"]
 
 
+def test_an_edited_file_is_ingested_again_with_the_shards_after_it(tmp_path):
+    """Once ingested, an unchanged shard is never requested again; editing a.jsonl re-requests it and b.jsonl
+    (deduplication reads the earlier shards), once per new version of the file."""
+    from climb_assets.corpus.assets import documents
+
+    project = _project(tmp_path)
+    for name in ("a.jsonl", "b.jsonl"):
+        (tmp_path / "corpus" / name).write_text(DOC)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(SHARDS, ["a.jsonl", "b.jsonl"])
+        for key in ("a.jsonl", "b.jsonl"):
+            assert dg.materialize([documents], partition_key=key, instance=instance,
+                                  resources={"project": project}).success
+        idle = new_shards_sensor(dg.build_sensor_context(instance=instance, resources={"project": project}))
+        assert isinstance(idle, dg.SkipReason) and "registered and unchanged" in idle.skip_message
+        (tmp_path / "corpus" / "a.jsonl").write_text(DOC + DOC.replace("document", "second document"))
+        edited = new_shards_sensor(dg.build_sensor_context(instance=instance, resources={"project": project}))
+        assert [r.partition_key for r in edited.run_requests] == ["a.jsonl", "b.jsonl"]
+        assert all(r.run_key.startswith(f"ingest:{r.partition_key}:") for r in edited.run_requests)
+        assert not edited.dynamic_partitions_requests  # nothing new to register
+
+
 def test_missing_corpus_is_a_skip_with_the_reason(tmp_path):
     """An empty corpus folder skips the tick and says why."""
     project = _project(tmp_path)
