@@ -182,6 +182,20 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def run_sampled(command: list[str], env: dict, sampler) -> tuple[str, int, float, float, threading.Thread]:
+    """Run `command` from the repository (output captured) while `sampler(pid)` samples its process tree;
+    returns (output, exit status, spawn time, exit time, the sampler)."""
+    spawned = time.time()
+    child = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampling = sampler(child.pid)
+    sampling.start()
+    output, _ = child.communicate()
+    exited = time.time()
+    sampling.stopped.set()
+    sampling.join()
+    return output, child.returncode, spawned, exited, sampling
+
+
 def run_size(size: int, *, until: str | None, executor: str | None, seed: int, work: Path) -> dict:
     sys.path.insert(0, str(REPO))
     from climb.demo.corpus import generate_demo_corpus
@@ -194,17 +208,9 @@ def run_size(size: int, *, until: str | None, executor: str | None, seed: int, w
         env["CLIMB_EXECUTOR"] = executor
     command = [sys.executable, "-m", "climb_assets.cli", "run", *(["--until", until] if until else [])]
     load_before, cpu_before = os.getloadavg(), _children_cpu_seconds()
-    spawned = time.time()
-    child = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
-    memory = TreeMemory(child.pid)
-    memory.start()
-    output, _ = child.communicate()
-    exited = time.time()
-    memory.stopped.set()
-    memory.join()
-    if child.returncode != 0:
-        raise SystemExit(f"size {size}: `{' '.join(command)}` exited {child.returncode}:\n{output[-3000:]}")
+    output, returncode, spawned, exited, memory = run_sampled(command, env, TreeMemory)
+    if returncode != 0:
+        raise SystemExit(f"size {size}: `{' '.join(command)}` exited {returncode}:\n{output[-3000:]}")
     row = {"documents": size, "input_records": manifest.expected["input_records"], "until": until or "all",
            "executor_requested": env.get("CLIMB_EXECUTOR") or "auto",
            **breakdown(step_timings(home / "dagster"), spawned, exited),

@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -41,7 +40,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from end_to_end import REPO, SAMPLE_SECONDS, _children_by_parent, _children_cpu_seconds, breakdown, step_timings  # noqa: E402
+from end_to_end import (REPO, SAMPLE_SECONDS, _children_by_parent, _children_cpu_seconds, breakdown,  # noqa: E402
+                        run_sampled, step_timings)
 
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
 AFTER_EMBEDDING = ("key:quality_scores or key:tokenizer or key:centroids or key:cluster_assignments or "
@@ -127,16 +127,10 @@ def climb_run(root: Path, args: list[str], executor: str) -> dict:
     env["CLIMB_EXECUTOR"] = executor
     command = [sys.executable, "-m", "climb_assets.cli", "run", "--config", str(root / "climb.yaml"),
                "--home", str(root / "home"), *args]
-    cpu_before, spawned = _children_cpu_seconds(), time.time()
-    child = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peaks = PerProcessPeaks(child.pid)
-    peaks.start()
-    output, _ = child.communicate()
-    exited = time.time()
-    peaks.stopped.set()
-    peaks.join()
-    if child.returncode != 0:
-        raise SystemExit(f"`{' '.join(command)}` exited {child.returncode}:\n{output[-3000:]}")
+    cpu_before = _children_cpu_seconds()
+    output, returncode, spawned, exited, peaks = run_sampled(command, env, PerProcessPeaks)
+    if returncode != 0:
+        raise SystemExit(f"`{' '.join(command)}` exited {returncode}:\n{output[-3000:]}")
     timings = step_timings(root / "home" / "dagster")
     row = {"wall_seconds": round(exited - spawned, 2), "cpu_seconds": round(_children_cpu_seconds() - cpu_before, 1),
            "peak_tree_rss_mb": round(peaks.tree_rss_mb, 1)}
@@ -160,7 +154,8 @@ def stage_peaks(dagster_home: Path, run_ids: set[str], peaks: PerProcessPeaks) -
     pids, names = defaultdict(set), defaultdict(set)
     for run_id in run_ids:
         for entry in instance.all_logs(run_id):
-            if entry.step_key and entry.dagster_event and entry.dagster_event.pid:
+            # STEP_START comes from the step's own process; the run's process logs other events of the step too
+            if entry.dagster_event and entry.dagster_event.event_type_value == "STEP_START":
                 pids[(run_id, entry.step_key)].add(entry.dagster_event.pid)
             if entry.dagster_event and entry.dagster_event.event_type_value == "ASSET_MATERIALIZATION":
                 names[(run_id, entry.step_key)].add(entry.dagster_event.asset_key.to_user_string())
