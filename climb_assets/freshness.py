@@ -86,8 +86,10 @@ class FreshnessPlanner:
     def plan(self, keys: Iterable[dg.AssetKey]) -> Plan:
         keys = set(keys)
         plan = Plan(run={}, fresh={})
+        failed: dict[AssetKeyPartitionKey, str] = {}  # one query for every blocking check of the selection
+        for check, partition in failed_blocking_checks(self.instance, self.graph, keys):
+            failed.setdefault(AssetKeyPartitionKey(check.asset_key, partition), check.name)
         for key in (k for k in self.graph.toposorted_asset_keys if k in keys):
-            failed = self._failed_blocking_checks(key)
             for partition in self._partitions(key):
                 cause = self._cause(key, partition, plan.run, failed)
                 if cause is None:
@@ -106,8 +108,9 @@ class FreshnessPlanner:
             return Cause("missing")
         if node.code_version and tags.get(CODE_VERSION_TAG) != node.code_version:
             return Cause("new code version", code=True)
-        if partition in failed_checks:
-            return Cause(f"blocking check {failed_checks[partition]} failed")
+        check = failed_checks.get(AssetKeyPartitionKey(key, partition))
+        if check is not None:
+            return Cause(f"blocking check {check} failed")
         if key == DOCUMENTS and tags.get(DATA_VERSION_TAG) != self.documents_versions.get(partition):
             return Cause("its file, an earlier shard or the reading settings changed")
         for parent in sorted(node.parent_keys):
@@ -177,10 +180,3 @@ class FreshnessPlanner:
                 records = self.instance.fetch_materializations(key, limit=1).records
             self._latest[key] = {r.partition_key: dict(r.asset_materialization.tags or {}) for r in records}
         return self._latest[key]
-
-    def _failed_blocking_checks(self, key: dg.AssetKey) -> dict[str | None, str]:
-        """Partitions whose latest materialisation failed a blocking check: partition -> the check's name."""
-        failed = {}
-        for check, partition in failed_blocking_checks(self.instance, self.graph, [key]):
-            failed.setdefault(partition, check.name)
-        return failed
