@@ -3,6 +3,7 @@
     python benchmarks/scale.py real --docs 10000 100000          # the real embedder, short documents
     python benchmarks/scale.py synthetic --docs 1000000         # every stage after embedding, synthetic vectors
     python benchmarks/scale.py shards --shards 1000             # 1,000 small shards: Dagster's cost per shard
+    python benchmarks/scale.py table                            # the Markdown tables of BENCHMARKS.md
     [--shards N] [--keep DIR] [--out FILE]
 
 Each case is `climb run --until climblab` as a user runs it (a subprocess, its own storage root and Dagster
@@ -189,9 +190,31 @@ def run_case(case: str, documents: int, shards: int, work: Path) -> dict:
     return row
 
 
+def tables(results: dict) -> str:
+    """Markdown: one row per case (times, Dagster's share, the rerun), then the per-stage peaks."""
+    lines = ["| case | documents | shards | first run s | CPU s | Dagster s (per shard) | rerun s (share) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for row in results.values():
+        first, rerun = row["first"], row["rerun"]
+        lines.append(f"| {row['case']} | {row['documents']:,} | {row['shards']:,} | {first['wall_seconds']:,.1f} | "
+                     f"{first['cpu_seconds']:,.1f} | {first['dagster_seconds']:,.1f} "
+                     f"({row['dagster_seconds_per_shard']:.2f}) | {rerun['wall_seconds']:.1f} "
+                     f"({row['rerun_share']:.1%}) |")
+    stages = sorted({stage for row in results.values() for stage in row.get("memory_pass", {}).get(
+        "per_stage_peak", {})})
+    sized = [row for row in results.values() if "memory_pass" in row]
+    if sized:
+        lines += ["", "| stage: peak RSS of a step process, MB | " + " | ".join(
+            f"{r['case']} {r['documents']:,}" for r in sized) + " |", "|---|" + "---:|" * len(sized)]
+        for stage in stages:
+            lines.append(f"| {stage} | " + " | ".join(
+                str(r["memory_pass"]["per_stage_peak"].get(stage, {}).get("peak_rss_mb", "")) for r in sized) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("case", choices=["real", "synthetic", "shards"])
+    parser.add_argument("case", choices=["real", "synthetic", "shards", "table"])
     parser.add_argument("--docs", type=int, nargs="+", default=[10_000])
     parser.add_argument("--shards", type=int, default=None, help="default: 10 (real, synthetic), 1,000 (shards)")
     parser.add_argument("--docs-per-shard", type=int, default=5, help="shards case: documents in each shard")
@@ -201,6 +224,9 @@ def main() -> None:
     shards = args.shards or (1000 if args.case == "shards" else 10)
     sizes = [shards * args.docs_per_shard] if args.case == "shards" else args.docs
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    if args.case == "table":
+        print(tables(results))
+        return
     with tempfile.TemporaryDirectory(dir=args.keep) as work:
         for documents in sizes:
             row = run_case(args.case, documents, shards, Path(work))
