@@ -4,7 +4,8 @@ staleness).
 An asset partition is re-run when it was never materialised; when its code version changed; when its latest
 blocking check failed; when what it read changed since (a parent's data version differs from the one its
 materialisation recorded, a shard was added or removed); when a parent is itself re-run in this backfill; and,
-for `documents`, when its file, an earlier shard or the reading settings changed. Everything else is fresh.
+for the assets that read files outside Dagster (`documents`: its file, an earlier shard, the reading settings;
+`target_set`: the target files), when those files changed since (`source_version`). Everything else is fresh.
 
 Dagster's own stale status stops following partitioned parents at 100 partitions (a corpus has thousands), so
 the parents read across all shards are compared here with a few bulk event-log queries: every shard's data
@@ -29,7 +30,7 @@ from climb_assets.status import latest_materializations
 
 MATERIALIZATION = dg.DagsterEventType.ASSET_MATERIALIZATION
 FITS = frozenset({dg.AssetKey("centroids"), dg.AssetKey("tokenizer")})
-DOCUMENTS = dg.AssetKey("documents")
+SOURCE_VERSION = "source_version"  # metadata of an asset that reads files outside Dagster: their version then
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,11 @@ class FreshnessPlanner:
     """Plans one backfill; every event-log query is made once per asset (per parent, for corpus-wide readers)."""
 
     def __init__(self, instance: dg.DagsterInstance, graph, shards: list[str],
-                 documents_versions: Mapping[str, str], removed_shards: Iterable[str] = ()):
+                 source_versions: Mapping[AssetKeyPartitionKey, str], removed_shards: Iterable[str] = ()):
+        """`source_versions`: the current version of what each file-reading asset partition reads (the
+        `documents` of every shard, the `target_set`), compared with the `source_version` it recorded."""
         self.instance, self.graph, self.shards = instance, graph, sorted(shards)
-        self.documents_versions = documents_versions
+        self.source_versions = source_versions
         self.removed = sorted(removed_shards)
         self._latest: dict[dg.AssetKey, dict[str | None, Mapping[str, str]]] = {}
 
@@ -111,8 +114,9 @@ class FreshnessPlanner:
         check = failed_checks.get(AssetKeyPartitionKey(key, partition))
         if check is not None:
             return Cause(f"blocking check {check} failed")
-        if key == DOCUMENTS and tags.get(DATA_VERSION_TAG) != self.documents_versions.get(partition):
-            return Cause("its file, an earlier shard or the reading settings changed")
+        source = self.source_versions.get(AssetKeyPartitionKey(key, partition))
+        if source is not None and tags.get(SOURCE_VERSION) != source:
+            return Cause("the files it reads changed")
         for parent in sorted(node.parent_keys):
             cause = self._parent_cause(key, partition, tags, parent, planned)
             if cause is not None and (key not in FITS or cause.code):
@@ -178,5 +182,14 @@ class FreshnessPlanner:
                 records = latest_materializations(self.instance, key, self.shards).values()
             else:
                 records = self.instance.fetch_materializations(key, limit=1).records
-            self._latest[key] = {r.partition_key: dict(r.asset_materialization.tags or {}) for r in records}
+            self._latest[key] = {r.partition_key: _recorded(r.asset_materialization) for r in records}
         return self._latest[key]
+
+
+def _recorded(materialization: dg.AssetMaterialization) -> dict[str, str]:
+    """Its tags (versions, input versions and pointers) and the `source_version` of its metadata."""
+    recorded = dict(materialization.tags or {})
+    source = materialization.metadata.get(SOURCE_VERSION)
+    if source is not None:
+        recorded[SOURCE_VERSION] = source.value
+    return recorded

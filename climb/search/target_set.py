@@ -54,6 +54,21 @@ def _target_texts(config: ClimbConfig) -> list[str]:
     return texts
 
 
+def target_files_version(config: ClimbConfig) -> str:
+    """Changes when a file the target reads (target.text matches, benchmark files) is added, removed or
+    rewritten: names, sizes and modification times, not contents (a stat per file, no read)."""
+    paths = [p for pattern in config.target.text for p in sorted(glob.glob(config.resolve_path(pattern)))]
+    paths += [config.resolve_path(bench.path) for bench in config.target.benchmarks]
+    stats = []
+    for path in paths:
+        try:
+            info = Path(path).stat()
+            stats.append([path, info.st_size, info.st_mtime_ns])
+        except OSError:
+            stats.append([path, None, None])
+    return hashlib.sha256(json.dumps(stats).encode()).hexdigest()[:32]
+
+
 def _cap(windows: np.ndarray, limit: int, seed: int) -> np.ndarray:
     if len(windows) <= limit:
         return windows

@@ -99,14 +99,20 @@ def plan_subset(instance, config, graph, keys, shards, removed: list[str], force
     (climb_assets/freshness.py), each asset's count printed. None when everything is fresh."""
     from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+
     from climb.corpus.documents import documents_versions
+    from climb.search import target_files_version
     from climb_assets.backfills import backfill_subset
     from climb_assets.freshness import FreshnessPlanner
 
     if force:
         return backfill_subset(graph, keys, instance)
     started = time.perf_counter()
-    planner = FreshnessPlanner(instance, graph, [s.key for s in shards], documents_versions(shards, config), removed)
+    sources = {AssetKeyPartitionKey(dg.AssetKey("documents"), shard): version
+               for shard, version in documents_versions(shards, config).items()}
+    sources[AssetKeyPartitionKey(dg.AssetKey("target_set"), None)] = target_files_version(config)
+    planner = FreshnessPlanner(instance, graph, [s.key for s in shards], sources, removed)
     plan = planner.plan(keys)
     ordered = [k for k in graph.toposorted_asset_keys if k in keys]
     for line in plan.summary(ordered):

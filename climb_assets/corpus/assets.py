@@ -5,6 +5,7 @@ import dagster as dg
 from climb.core import ConfigError, markdown_table
 from climb.corpus import COUNT_FIELDS, UnreadableFileError, config_shards, locate_shard, write_documents
 from climb.quality import rater_specs, trained_raters, write_quality_scores
+from climb_assets.freshness import SOURCE_VERSION
 from climb_assets.partitions import SHARDS, shards_partitions
 from resources import EmbedderResource, ProjectResource
 
@@ -45,6 +46,7 @@ def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
     return dg.MaterializeResult(
         data_version=dg.DataVersion(report.data_version),  # the file and settings, not the clock: re-runs agree
         metadata={
+            SOURCE_VERSION: report.data_version,  # what `climb run` compares with the files now
             **{name: getattr(account, name) for name in COUNT_FIELDS},
             "dagster/row_count": account.kept,
             "reasons": _reasons_table(dict(account.reasons)),

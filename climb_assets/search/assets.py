@@ -8,8 +8,9 @@ import dagster as dg
 
 from climb.climblab import project_tokenizer
 from climb.core import as_markdown, markdown_table
-from climb.search import choose_optimal, prepare_target
+from climb.search import choose_optimal, prepare_target, target_files_version
 from climb_assets.deployment import GPU_POOL
+from climb_assets.freshness import SOURCE_VERSION
 from climb_assets.search.rounds import build_round_assets, round_key
 from resources import ProjectResource, ProxyTrainerResource
 
@@ -56,8 +57,11 @@ def build_search_assets(rounds: list[int], *, gpu_op_tags: dict | None = None) -
             info = prepare_target(storage=storage, config=config, tokenizer=project_tokenizer(storage))
         except ValueError as err:
             raise dg.Failure(description=str(err)) from err
-        return dg.MaterializeResult(metadata={
+        # The data version is the content digest (windows and items); `source_version` lets `climb run` see an
+        # edited target file (climb_assets/freshness.py).
+        return dg.MaterializeResult(data_version=dg.DataVersion(info["target_id"]), metadata={
             "target_id": info["target_id"], "parts": dg.MetadataValue.json(info["parts"]),
+            SOURCE_VERSION: target_files_version(config),
             **{name: value for name, value in info["sizes"].items()}, "path": dg.MetadataValue.path(info["path"])})
 
     round_assets = build_round_assets(rounds, first_deps=["climblab", target_set], gpu_op_tags=gpu_op_tags)

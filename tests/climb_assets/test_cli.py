@@ -86,7 +86,7 @@ def test_run_until_documents_on_mixed_broken_files(tmp_path, user_env):
         csv.writer(handle).writerow(["g30", "one more ordinary news article with enough words in it"])
     edited = climb("run", "--config", str(config), "--until", "documents", env=user_env)
     assert edited.returncode == 0, edited.stderr
-    assert "documents: 1 to run (its file, an earlier shard or the reading settings changed), 3 fresh" in edited.stdout
+    assert "documents: 1 to run (the files it reads changed), 3 fresh" in edited.stdout
     forced = climb("run", "--config", str(config), "--until", "documents", "--force", env=user_env)
     assert forced.returncode == 0, forced.stderr
     _assert_one_backfill_per_run(user_env["CLIMB_HOME"], shards=[["a.jsonl", "b.jsonl.gz", "c.parquet", "d.csv"],

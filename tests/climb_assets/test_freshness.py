@@ -6,7 +6,9 @@ instance. Steps do no work: what is tested is which asset partitions a `climb ru
 import dagster as dg
 import pytest
 
-from climb_assets.freshness import FreshnessPlanner
+from dagster._core.definitions.events import AssetKeyPartitionKey
+
+from climb_assets.freshness import SOURCE_VERSION, FreshnessPlanner
 from climb_assets.gates import require_shard_checks_passed
 from climb_assets.partitions import SHARDS, shards_partitions
 
@@ -16,7 +18,8 @@ FAILING: set[str] = set()  # shards whose assignments fail their blocking check
 def build_assets(embeddings_code: str = "1") -> list:
     @dg.asset(partitions_def=shards_partitions, code_version="1")
     def documents(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        return dg.MaterializeResult(data_version=dg.DataVersion(context.run.tags["version"]))
+        version = context.run.tags["version"]  # what the shard's file said when it was read
+        return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={SOURCE_VERSION: version})
 
     @dg.asset(partitions_def=shards_partitions, deps=[documents], code_version=embeddings_code)
     def embeddings() -> None:
@@ -77,7 +80,8 @@ class Corpus:
 
     def plan(self, removed=()):
         graph = self.graph
-        planner = FreshnessPlanner(self.instance, graph, list(self.versions), self.versions, removed)
+        sources = {AssetKeyPartitionKey(dg.AssetKey("documents"), s): v for s, v in self.versions.items()}
+        planner = FreshnessPlanner(self.instance, graph, list(self.versions), sources, removed)
         plan = planner.plan(graph.materializable_asset_keys)
         return {(k.asset_key.to_user_string(), k.partition_key): str(c) for k, c in plan.run.items()}, plan
 
@@ -117,7 +121,7 @@ def test_a_changed_file_runs_its_shard_downstream(corpus):
     corpus.versions["b"] = "v-b-edited"
     run, _ = corpus.plan()
     assert set(run) == {("documents", "b"), ("embeddings", "b"), ("cluster_assignments", "b"), ("clusters", None)}
-    assert run[("documents", "b")] == "its file, an earlier shard or the reading settings changed"
+    assert run[("documents", "b")] == "the files it reads changed"
 
 
 def test_a_new_embedding_code_version_refits_the_centroids(corpus):
@@ -179,3 +183,28 @@ def test_a_failed_blocking_check_reruns_the_shard_and_gates_the_reader():
         corpus.materialize(["cluster_assignments"], "b")
         assert corpus.materialize(["clusters"]).success
         assert corpus.plan()[0] == {}
+
+
+def test_an_edited_target_file_reruns_the_target_and_what_reads_it():
+    """A file-reading asset that is not partitioned (the target set): its recorded `source_version` against
+    the files now; its reader re-runs with it."""
+
+    @dg.asset(code_version="1")
+    def target_set(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={SOURCE_VERSION: context.run.tags["version"]})
+
+    @dg.asset(deps=[target_set], code_version="1")
+    def candidate_mixtures() -> None:
+        return None
+
+    assets = [target_set, candidate_mixtures]
+    key = AssetKeyPartitionKey(dg.AssetKey("target_set"), None)
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(assets, instance=instance, tags={"version": "t1"}).success
+        graph = graph_of(assets)
+        unchanged = FreshnessPlanner(instance, graph, [], {key: "t1"}).plan(graph.materializable_asset_keys)
+        edited = FreshnessPlanner(instance, graph, [], {key: "t2"}).plan(graph.materializable_asset_keys)
+    assert unchanged.run == {}
+    assert {k.asset_key.to_user_string(): str(c) for k, c in edited.run.items()} == {
+        "target_set": "the files it reads changed",
+        "candidate_mixtures": "upstream target_set: the files it reads changed"}

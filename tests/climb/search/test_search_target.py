@@ -68,3 +68,24 @@ def test_one_proxy_job_scores_both_splits(prepared):
         expected = (-metrics["text"] + metrics["piqa"]) / 2  # equal weights: -loss and acc_norm
         assert result[f"{split}_score"] == pytest.approx(expected)
     assert np.isfinite(result["training"]["final_loss"])
+
+
+def test_the_target_files_version_follows_the_files(tmp_path):
+    """target_files_version: the same for untouched files, new when a target file is rewritten, added or gone."""
+    from climb.search.target_set import target_files_version
+
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "a.jsonl").write_text(json.dumps({"text": TEXTS[0]}) + "\n")
+    (tmp_path / "climb.yaml").write_text("corpus: {paths: ['target/*.jsonl']}\ntarget: {text: ['target/*.jsonl']}\n")
+
+    def version() -> str:
+        return target_files_version(load_config(tmp_path / "climb.yaml", home=str(tmp_path / "home")))
+
+    first = version()
+    assert version() == first
+    (tmp_path / "target" / "a.jsonl").write_text(json.dumps({"text": TEXTS[1] + " edited"}) + "\n")
+    edited = version()
+    (tmp_path / "target" / "b.jsonl").write_text(json.dumps({"text": TEXTS[2]}) + "\n")
+    added = version()
+    (tmp_path / "target" / "b.jsonl").unlink()
+    assert len({first, edited, added}) == 3 and version() == edited
