@@ -45,14 +45,12 @@ class ShardReport:
 def documents_version(shard: Shard, earlier_shards: Sequence[Shard], config: ClimbConfig) -> str:
     """The version of a shard's documents: its file and reading settings (`shard_fingerprint`) and those of
     every earlier shard, whose texts decide which of this shard's are duplicates. Never the wall clock."""
-    options, settings = reader_options(config.corpus), ingest_settings(config.corpus)
-    fingerprints = [shard_fingerprint(s, options, settings) for s in [shard, *sorted(earlier_shards)]]
-    return content_hash(fingerprints, length=32)
+    return documents_versions([shard, *earlier_shards], config)[shard.key]
 
 
 def documents_versions(shards: Sequence[Shard], config: ClimbConfig) -> dict[str, str]:
-    """`documents_version` of every shard, each earlier shard being every shard of a smaller key; each file
-    is looked at once (a stat, not a read), so a thousand shards take a thousand stats."""
+    """The version of every shard's documents, each shard's earlier shards being those of a smaller key; each
+    file is looked at once (a stat, not a read), so a thousand shards take a thousand stats."""
     options, settings = reader_options(config.corpus), ingest_settings(config.corpus)
     ordered = sorted(shards)
     fingerprints = [shard_fingerprint(s, options, settings) for s in ordered]

@@ -98,7 +98,6 @@ def plan_subset(instance, config, graph, keys, shards, removed: list[str], force
     """The asset partitions to materialise: all of them with `force`, else the missing and stale ones
     (climb_assets/freshness.py), each asset's count printed. None when everything is fresh."""
     from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-
     from dagster._core.definitions.events import AssetKeyPartitionKey
 
     from climb.corpus.documents import documents_versions
