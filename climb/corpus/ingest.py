@@ -130,18 +130,23 @@ def _accept(tables: _ShardTables, record: RawRecord, settings: IngestSettings, s
         tables.kept.append(doc)
 
 
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Sequence[tuple[str, str]]):
     """For this shard's candidates: the first earlier occurrence of each hash, and reused ids."""
     if not earlier_index_paths or index.num_rows == 0:
         return {}, set()
     con = storage.duckdb()
     con.register("candidates", index)
-    sources = " UNION ALL ".join(
-        f"SELECT content_hash, id, row, {i} AS shard_order, '{key.replace(chr(39), chr(39) * 2)}' AS shard "
-        f"FROM read_parquet('{path.replace(chr(39), chr(39) * 2)}')"
-        for i, (key, path) in enumerate(earlier_index_paths)
-    )
-    con.execute(f"CREATE TEMP VIEW earlier AS {sources}")
+    con.register("shard_orders", pa.table({"filename": [path for _, path in earlier_index_paths],
+                                           "shard": [key for key, _ in earlier_index_paths],
+                                           "shard_order": list(range(len(earlier_index_paths)))}))
+    # One scan of every earlier index (a UNION of one view per shard grew ~3x slower at a thousand shards).
+    files = "[" + ", ".join(_sql_string(path) for _, path in earlier_index_paths) + "]"
+    con.execute("CREATE TEMP VIEW earlier AS SELECT e.content_hash, e.id, e.row, o.shard_order, o.shard "
+                f"FROM read_parquet({files}, filename = true) e JOIN shard_orders o USING (filename)")
     # An entry whose id an even earlier shard used was quarantined (duplicate_id) there, so it is no
     # first occurrence: only entries in the first shard to use their id count.
     con.execute(

@@ -21,6 +21,19 @@ WORKSPACE = """load_from:
 """
 
 
+# A new local instance: every run's events in one SQLite database. Dagster's default opens a database per
+# run (created and migrated when the run starts), which costs more than a small shard's own steps
+# (docs/architecture.md, runs and backfills).
+INSTANCE_SETTINGS = """telemetry:
+  enabled: false
+event_log_storage:
+  module: dagster._core.storage.event_log
+  class: ConsolidatedSqliteEventLogStorage
+  config:
+    base_dir: {base_dir}
+"""
+
+
 def prepare_environment(config_path: str | None, home: str | None):
     """Load and validate the configuration (once), export it to the code location, and open the instance.
 
@@ -37,8 +50,8 @@ def prepare_environment(config_path: str | None, home: str | None):
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     dagster_home.mkdir(parents=True, exist_ok=True)
     settings = dagster_home / "dagster.yaml"
-    if not settings.exists():
-        settings.write_text("telemetry:\n  enabled: false\n")
+    if not settings.exists():  # an existing instance keeps its settings (and its event log)
+        settings.write_text(INSTANCE_SETTINGS.format(base_dir=json.dumps(str(dagster_home.resolve()))))
     return config, dg.DagsterInstance.get()
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -105,12 +106,32 @@ def _assert_one_backfill_per_run(home: str, *, shards: list[list[str]]) -> None:
     from climb_assets.backfills import backfill_runs
 
     with dg.DagsterInstance.from_config(f"{home}/dagster") as instance:
+        # the instance `climb` created keeps every run's events in one database, not one per run
+        assert type(instance.event_log_storage).__name__ == "ConsolidatedSqliteEventLogStorage"
+        assert not (Path(home) / "dagster" / "history" / "runs").exists()
         backfills = sorted(instance.get_backfills(), key=lambda b: b.backfill_timestamp)
         assert len(backfills) == len(shards)
         for backfill, expected in zip(backfills, shards):
             assert backfill.status.value == "COMPLETED_SUCCESS" and backfill.tags["climb/launched_by"] == "cli"
             partitions = [r.tags.get("dagster/partition") for r in backfill_runs(instance, backfill.backfill_id)]
             assert sorted(partitions) == expected
+
+
+def test_an_existing_instance_keeps_its_settings(tmp_path, monkeypatch):
+    """`climb` writes dagster.yaml for a new instance only: one a user (or an older climb) made is left as is."""
+    from climb_assets.cli.running import prepare_environment
+
+    for name in ("CLIMB_CONFIG", "CLIMB_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "climb.yaml").write_text("corpus:\n  paths: ['*.jsonl']\n")
+    existing, new = tmp_path / "existing", tmp_path / "new"
+    existing.mkdir()
+    (existing / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    for home in (existing, new):
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        prepare_environment(str(tmp_path / "climb.yaml"), str(tmp_path / "climb_home"))
+    assert (existing / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    assert "ConsolidatedSqliteEventLogStorage" in (new / "dagster.yaml").read_text()
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -249,6 +250,21 @@ def test_cross_shard_dedup_follows_key_order(project, order):
         ("b2", DUPLICATE, "same text as a1 (a.jsonl row 1)")]
     for key in shards:
         assert verify_accounting(storage, key)[0]
+
+
+def test_cross_shard_dedup_on_an_fsspec_root(project):
+    """With the storage root on an fsspec filesystem (memory://) DuckDB reads the earlier shards' content
+    indexes through it, and each index is mapped back to its shard."""
+    config, _, shards = project
+    storage = Storage(f"memory://climb-dedup-{uuid.uuid4().hex}")
+    try:
+        write_documents(shards["a.jsonl"], config=config, storage=storage, earlier_shards=[])
+        write_documents(shards["b.jsonl"], config=config, storage=storage, earlier_shards=[shards["a.jsonl"]])
+        assert _documents(storage, "b.jsonl").column("id").to_pylist() == ["b1"]
+        removed = storage.read_table(ASSET, "removed.parquet", "b.jsonl").to_pylist()
+        assert [(r["id"], r["detail"]) for r in removed] == [("b2", "same text as a1 (a.jsonl row 1)")]
+    finally:
+        storage.fs.rm(storage._root_path, recursive=True)
 
 
 def test_cross_shard_duplicate_id_is_quarantined(tmp_path, project, write_jsonl):
