@@ -51,7 +51,7 @@ def prepare_environment(config_path: str | None, home: str | None):
     dagster_home.mkdir(parents=True, exist_ok=True)
     settings = dagster_home / "dagster.yaml"
     if not settings.exists():  # an existing instance keeps its settings (and its event log)
-        settings.write_text(INSTANCE_SETTINGS.format(base_dir=json.dumps(str(dagster_home.resolve()))))
+        settings.write_text(INSTANCE_SETTINGS.format(base_dir=json.dumps(str(dagster_home.resolve() / "event_log"))))
     return config, dg.DagsterInstance.get()
 
 
