@@ -16,7 +16,7 @@ from climb.core import ClimbConfig, content_hash
 
 # Bump an engine's number when, for the same inputs and configuration, it would write different output.
 ENGINE_VERSIONS = {
-    "documents": 1, "quality_scores": 1, "embeddings": 1, "centroids": 1, "cluster_assignments": 1,
+    "documents": 2, "quality_scores": 1, "embeddings": 1, "centroids": 1, "cluster_assignments": 1,
     "clusters": 1, "super_clusters": 1, "tokenizer": 1, "climblab": 1, "target_set": 1,
     "candidate_mixtures": 1, "proxy_runs": 1, "predictor": 1, "optimal_mixture": 1, "climbmix": 1,
 }
@@ -36,7 +36,7 @@ def _sections(config: ClimbConfig, *sections: str) -> dict:
 # What each engine reads of the configuration (clustering field by field: the fit, then the pruning and the
 # merging, so a new merge threshold leaves the centroids fresh).
 SETTINGS: dict[str, Callable[[ClimbConfig], dict]] = {
-    "documents": lambda c: _sections(c, "corpus"),
+    "documents": lambda c: {**_sections(c, "corpus"), "dedup": _settings(c, "dedup", ("near",))},
     "quality_scores": lambda c: _sections(c, "quality"),
     "embeddings": lambda c: _sections(c, "embedding"),
     "centroids": lambda c: _settings(c, "clustering", ("k_init", "iterations", "sample_per_centroid", "seed")),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 
 class _Section(BaseModel):
@@ -48,6 +48,27 @@ class CorpusConfig(_Section):
         if not value:
             raise ValueError("must name at least one field")
         return value
+
+
+class NearDedupConfig(_Section):
+    """Lexical near-duplicates (docs/method.md, deduplication): MinHash LSH over word n-grams, every candidate
+    pair confirmed by its exact Jaccard similarity."""
+
+    threshold: float = Field(default=0.8, gt=0, le=1)  # exact Jaccard of the word n-gram sets at or above: duplicate
+    ngram: int = Field(default=5, ge=1)  # words per shingle
+    num_perm: int = Field(default=112, ge=2)  # MinHash permutations = bands x rows per band
+    bands: int = Field(default=14, ge=1)  # LSH bands (14 x 8: pairs above ~0.72 become candidates)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _bands_divide_permutations(self) -> NearDedupConfig:
+        if self.num_perm % self.bands:
+            raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+        return self
+
+
+class DedupConfig(_Section):
+    near: NearDedupConfig | None = NearDedupConfig()  # null: exact duplicates only
 
 
 class EmbeddingConfig(_Section):

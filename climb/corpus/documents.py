@@ -18,13 +18,13 @@ import pyarrow.parquet as pq
 from climb.core.config import ClimbConfig, ConfigError
 from climb.core.hashing import content_hash
 from climb.corpus.ingest import (
-    CONTENT_INDEX_CACHE,
     ShardAccount,
-    content_index_path,
+    earlier_index_paths,
     ingest_settings,
     ingest_shard,
     reader_options,
     shard_fingerprint,
+    write_indexes,
 )
 from climb.corpus.shards import Shard, discover_shards
 from climb.core.storage import Storage
@@ -51,7 +51,7 @@ def documents_version(shard: Shard, earlier_shards: Sequence[Shard], config: Cli
 def documents_versions(shards: Sequence[Shard], config: ClimbConfig) -> dict[str, str]:
     """The version of every shard's documents, each shard's earlier shards being those of a smaller key; each
     file is looked at once (a stat, not a read), so a thousand shards take a thousand stats."""
-    options, settings = reader_options(config.corpus), ingest_settings(config.corpus)
+    options, settings = reader_options(config.corpus), ingest_settings(config.corpus, config.dedup)
     ordered = sorted(shards)
     fingerprints = [shard_fingerprint(s, options, settings) for s in ordered]
     return {s.key: content_hash([fingerprints[i], *fingerprints[:i]], length=32) for i, s in enumerate(ordered)}
@@ -86,11 +86,12 @@ def write_documents(
         earlier_shards: the shards that come before this one in key order (deduplication).
         log: progress messages.
     """
-    options, settings = reader_options(config.corpus), ingest_settings(config.corpus)
-    earlier = [(s.key, content_index_path(storage, s, options, settings, log)) for s in sorted(earlier_shards)]
+    options, settings = reader_options(config.corpus), ingest_settings(config.corpus, config.dedup)
+    earlier = [(s.key, *earlier_index_paths(storage, s, options, settings, log)) for s in sorted(earlier_shards)]
     result = ingest_shard(shard, options=options, settings=settings, storage=storage,
-                          earlier_index_paths=earlier, log=log)
-    storage.write_cache_table(CONTENT_INDEX_CACHE, shard_fingerprint(shard, options, settings), result.content_index)
+                          earlier_index_paths=[(key, content) for key, content, _ in earlier],
+                          earlier_near_paths=[(key, near) for key, _, near in earlier if near], log=log)
+    write_indexes(storage, shard_fingerprint(shard, options, settings), result.content_index, result.near_index)
     version = documents_version(shard, earlier_shards, config)
     stats = {**result.account.to_dict(), "shard": shard.key, "file": shard.uri, "format": shard.format,
              "seconds": round(result.seconds, 3), "data_version": version}

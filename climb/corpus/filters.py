@@ -1,4 +1,4 @@
-"""The per-record rules of ingestion: settings from the `corpus` section, normalisation, hash, length filters.
+"""The per-record rules of ingestion: settings from the `corpus` and `dedup` sections, normalisation, hash, length filters.
 
 `IngestSettings` and `ReaderOptions` come from a `CorpusConfig`; `normalize_text`, `content_hash` and
 `length_filter_reason` decide what one text becomes (climb.corpus.ingest, which re-exports every name here).
@@ -10,7 +10,8 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 
-from climb.core.config import CorpusConfig
+from climb.core.config import CorpusConfig, DedupConfig
+from climb.corpus.near_duplicates import NearSettings
 from climb.corpus.records import ReaderOptions
 
 
@@ -23,6 +24,7 @@ class IngestSettings:
     max_chars: int | None = None
     min_words: int | None = 3
     max_words: int | None = None
+    near: NearSettings | None = None  # lexical near-duplicates (climb/corpus/near_duplicates.py); None: off
 
 
 def reader_options(corpus: CorpusConfig) -> ReaderOptions:
@@ -39,9 +41,10 @@ def reader_options(corpus: CorpusConfig) -> ReaderOptions:
     )
 
 
-def ingest_settings(corpus: CorpusConfig) -> IngestSettings:
+def ingest_settings(corpus: CorpusConfig, dedup: DedupConfig | None = None) -> IngestSettings:
     f = corpus.filters
-    return IngestSettings(corpus.normalization, f.min_chars, f.max_chars, f.min_words, f.max_words)
+    near = NearSettings(**dedup.near.model_dump()) if dedup is not None and dedup.near is not None else None
+    return IngestSettings(corpus.normalization, f.min_chars, f.max_chars, f.min_words, f.max_words, near)
 
 
 def normalize_text(text: str, form: str) -> str:

@@ -26,13 +26,15 @@ import pyarrow as pa
 from climb.core import hashing
 from climb.corpus.filters import (IngestSettings, content_hash, ingest_settings, length_filter_reason, normalize_text,
                                   reader_options)
+from climb.corpus.near_duplicates import (NEAR_DUPLICATE, NEAR_INDEX_CACHE, NEAR_INDEX_SCHEMA, NearSettings,
+                                          earlier_shard_twins, near_index, within_shard_twins)
 from climb.corpus.readers import DUPLICATE_ID, EMPTY_TEXT, RawRecord, ReaderOptions, UnreadableFileError, read_shard
 from climb.corpus.shards import Shard
 from climb.core.storage import Storage
 
 __all__ = ["CONTENT_INDEX_CACHE", "DUPLICATE", "INDEX_SCHEMA", "PROGRESS_EVERY_SECONDS", "IngestResult", "IngestSettings",
-           "ShardAccount", "content_hash", "content_index_path", "ingest_settings", "ingest_shard", "length_filter_reason",
-           "normalize_text", "reader_options", "shard_fingerprint"]
+           "ShardAccount", "content_hash", "earlier_index_paths", "ingest_settings", "ingest_shard", "length_filter_reason",
+           "normalize_text", "reader_options", "shard_fingerprint", "write_indexes"]
 
 DUPLICATE = "duplicate:exact"
 CONTENT_INDEX_CACHE = "content_index"
@@ -67,6 +69,7 @@ class IngestResult:
     removed: pa.Table  # filtered and duplicate records, with reason and detail
     quarantine: pa.Table
     content_index: pa.Table  # this shard's own first occurrences (cached for later shards)
+    near_index: pa.Table | None  # their MinHash bands and texts (cached for later shards); None: near off
     account: ShardAccount
     seconds: float
 
@@ -94,7 +97,7 @@ class _ShardTables:
             {"id": doc["id"], "shard": self.shard.key, "row": doc["row"], "reason": reason, "detail": detail,
              "content_hash": doc["content_hash"]}
         )
-        if reason == DUPLICATE:
+        if reason.startswith("duplicate:"):
             self.account.duplicates += 1
         else:
             self.account.filtered += 1
@@ -162,6 +165,29 @@ def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Seq
     return {h: (doc_id, shard, row) for h, doc_id, shard, row in by_hash}, {r[0] for r in reused_ids}
 
 
+def _remove_near_duplicates(tables: _ShardTables, first_occurrences: list[dict], storage: Storage,
+                            earlier_near_paths: Sequence[tuple[str, str]], near: NearSettings) -> pa.Table:
+    """Move the kept documents with an earlier near-duplicate to removed (`duplicate:near`, naming the twin
+    and the Jaccard); returns the shard's near index (of all its own first occurrences, in row order)."""
+    index = near_index([d["id"] for d in first_occurrences], [d["row"] for d in first_occurrences],
+                       [d["text"] for d in first_occurrences], near)
+    connection = storage.duckdb()
+    try:
+        earlier = earlier_shard_twins(connection, index, earlier_near_paths, near)
+    finally:
+        connection.close()
+    within = within_shard_twins(index, tables.shard.key, near)
+    position = {d["id"]: i for i, d in enumerate(first_occurrences)}
+    candidates, tables.kept = tables.kept, []
+    for doc in candidates:
+        twin = earlier.get(position[doc["id"]]) or within.get(position[doc["id"]])  # earlier shards come first
+        if twin is not None:
+            tables.remove(doc, NEAR_DUPLICATE, twin.detail())
+        else:
+            tables.kept.append(doc)
+    return index
+
+
 def _table(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
@@ -190,6 +216,7 @@ def ingest_shard(
     settings: IngestSettings,
     storage: Storage,
     earlier_index_paths: Sequence[tuple[str, str]] = (),
+    earlier_near_paths: Sequence[tuple[str, str]] = (),
     log: logging.Logger | None = None,
 ) -> IngestResult:
     """Read, validate, normalise, filter and deduplicate one shard (docs/architecture.md, storage).
@@ -199,7 +226,8 @@ def ingest_shard(
         options: what to read from each record.
         settings: normalisation and length filters.
         storage: used for DuckDB over the earlier shards' content indexes.
-        earlier_index_paths: (shard key, Parquet path) of every shard before this one in key order.
+        earlier_index_paths: (shard key, content index path) of every shard before this one in key order.
+        earlier_near_paths: (shard key, near index path) of the same shards (near-duplicates, when on).
         log: progress every few seconds.
     """
     log = log or logging.getLogger(__name__)
@@ -226,6 +254,9 @@ def ingest_shard(
             tables.quarantine_record(doc["row"], DUPLICATE_ID, f"id {doc['id']!r} is used in an earlier shard", "")
         else:
             tables.kept.append(doc)
+    near_index = None
+    if settings.near is not None:
+        near_index = _remove_near_duplicates(tables, candidates, storage, earlier_near_paths, settings.near)
     tables.account.kept = len(tables.kept)
     documents_schema, removed_schema, quarantine_schema = _schemas(options.metadata_fields)
     return IngestResult(
@@ -233,6 +264,7 @@ def ingest_shard(
         removed=_table(tables.removed, removed_schema),
         quarantine=_table(tables.quarantine, quarantine_schema),
         content_index=content_index,
+        near_index=near_index,
         account=tables.account,
         seconds=time.perf_counter() - started,
     )
@@ -250,18 +282,30 @@ def shard_fingerprint(shard: Shard, options: ReaderOptions, settings: IngestSett
     return hashing.content_hash([shard.uri, shard.format, file_keys, asdict(options), asdict(settings)], length=32)
 
 
-def content_index_path(storage: Storage, shard: Shard, options: ReaderOptions, settings: IngestSettings,
-                       log: logging.Logger | None = None) -> str:
-    """The cached content index of a shard, built (by ingesting it in memory) when missing or stale."""
+def earlier_index_paths(storage: Storage, shard: Shard, options: ReaderOptions, settings: IngestSettings,
+                        log: logging.Logger | None = None) -> tuple[str, str | None]:
+    """The cached content index and near index (None when near-duplicates are off) of an earlier shard, built
+    (by ingesting it in memory) when missing or stale."""
     key = shard_fingerprint(shard, options, settings)
-    path = f"{storage.cache_dir(CONTENT_INDEX_CACHE)}/{key}.parquet"
-    if not storage.fs.exists(path):
-        (log or logging.getLogger(__name__)).info(f"building the content index of earlier shard {shard.key}")
+    caches = [CONTENT_INDEX_CACHE] + ([NEAR_INDEX_CACHE] if settings.near is not None else [])
+    paths = {cache: f"{storage.cache_dir(cache)}/{key}.parquet" for cache in caches}
+    if not all(storage.fs.exists(path) for path in paths.values()):
+        (log or logging.getLogger(__name__)).info(f"building the indexes of earlier shard {shard.key}")
         try:
-            index = ingest_shard(shard, options=options, settings=settings, storage=storage).content_index
+            result = ingest_shard(shard, options=options, settings=settings, storage=storage)
+            tables = {CONTENT_INDEX_CACHE: result.content_index, NEAR_INDEX_CACHE: result.near_index}
         except UnreadableFileError as err:
             # That shard fails its own partition; it contributes no document, so nothing here is its duplicate.
             (log or logging.getLogger(__name__)).warning(f"earlier shard {shard.key} is unreadable: {err}")
-            index = INDEX_SCHEMA.empty_table()
-        storage.write_cache_table(CONTENT_INDEX_CACHE, key, index)
-    return storage.uri(path)
+            tables = {CONTENT_INDEX_CACHE: INDEX_SCHEMA.empty_table(), NEAR_INDEX_CACHE: NEAR_INDEX_SCHEMA.empty_table()}
+        write_indexes(storage, key, tables[CONTENT_INDEX_CACHE], tables[NEAR_INDEX_CACHE] if settings.near else None)
+    near = paths.get(NEAR_INDEX_CACHE)
+    return storage.uri(paths[CONTENT_INDEX_CACHE]), storage.uri(near) if near else None
+
+
+def write_indexes(storage: Storage, fingerprint: str, content_index: pa.Table, near: pa.Table | None) -> None:
+    """Cache a shard's indexes under its fingerprint, the near index first: the content index's presence
+    is not taken to mean both are there (earlier_index_paths checks each)."""
+    if near is not None:
+        storage.write_cache_table(NEAR_INDEX_CACHE, fingerprint, near)
+    storage.write_cache_table(CONTENT_INDEX_CACHE, fingerprint, content_index)

@@ -24,11 +24,12 @@ def _reasons_table(reasons: dict[str, int]) -> dg.MetadataValue:
 )
 def documents(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
     """The documents of one input shard: read, Unicode-normalised, length-filtered and deduplicated
-    by content hash across all shards (first occurrence in shard-key order wins).
+    across all shards, first occurrence in (shard key, row) order winning: exact copies by content hash,
+    near-duplicates by MinHash LSH confirmed by the exact Jaccard of word 5-grams (the `dedup` section).
 
-    Every input record is accounted for: kept, filtered (`filter:*`), duplicate (`duplicate:exact`)
-    or quarantined (`quarantine:*`, with file, row and reason in `quarantine.parquet`). Only a file
-    that cannot be read at all fails the run.
+    Every input record is accounted for: kept, filtered (`filter:*`), duplicate (`duplicate:exact`,
+    `duplicate:near` naming its twin and the Jaccard) or quarantined (`quarantine:*`, with file, row and
+    reason in `quarantine.parquet`). Only a file that cannot be read at all fails the run.
     """
     config, storage = project.config(), project.storage()
     registered = set(context.instance.get_dynamic_partitions(SHARDS))

@@ -27,6 +27,7 @@ def _changed(section: str, **values) -> set[str]:
     ("clustering", {"prune": "none"}, {"clusters"}),
     ("clustering", {"merge_threshold": 0.9}, {"super_clusters"}),
     ("corpus", {"normalization": "NFKC"}, {"documents"}),
+    ("dedup", {"near": None}, {"documents"}),
     ("tokenizer", {"train_vocab_size": 512}, {"tokenizer"}),
     ("search", {"rounds": [8, 4, 3]}, {*ROUNDS[6:], "optimal_mixture"}),
     ("target", {"max_windows": 9}, {"target_set", *ROUNDS, "optimal_mixture"}),
