@@ -121,8 +121,8 @@ def test_an_existing_instance_keeps_its_settings(tmp_path, monkeypatch):
     """`climb` writes dagster.yaml for a new instance only: one a user (or an older climb) made is left as is."""
     from climb_assets.cli.running import prepare_environment
 
-    for name in ("CLIMB_CONFIG", "CLIMB_HOME"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("CLIMB_CONFIG", "CLIMB_HOME"):  # prepare_environment sets them: restored after the test
+        monkeypatch.setenv(name, "")
     (tmp_path / "climb.yaml").write_text("corpus:\n  paths: ['*.jsonl']\n")
     existing, new = tmp_path / "existing", tmp_path / "new"
     existing.mkdir()
