@@ -30,3 +30,13 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, nume
              "|" + "|".join("---:" if right else "---" for right in numeric) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal (DuckDB): single quotes doubled."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_list(paths: Iterable[str]) -> str:
+    """A DuckDB list of string literals, e.g. the files of one `read_parquet([...])`."""
+    return "[" + ", ".join(sql_string(p) for p in paths) + "]"

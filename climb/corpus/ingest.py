@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 
 from climb.core import hashing
+from climb.core.tables import sql_list
 from climb.corpus.filters import (IngestSettings, content_hash, ingest_settings, length_filter_reason, normalize_text,
                                   reader_options)
 from climb.corpus.near_duplicates import (NEAR_DUPLICATE, NEAR_INDEX_CACHE, NEAR_INDEX_SCHEMA, NearSettings,
@@ -133,10 +134,6 @@ def _accept(tables: _ShardTables, record: RawRecord, settings: IngestSettings, s
         tables.kept.append(doc)
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Sequence[tuple[str, str]]):
     """For this shard's candidates: the first earlier occurrence of each hash, and reused ids."""
     if not earlier_index_paths or index.num_rows == 0:
@@ -147,7 +144,7 @@ def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Seq
                                            "shard": [key for key, _ in earlier_index_paths],
                                            "shard_order": list(range(len(earlier_index_paths)))}))
     # One scan of every earlier index (a UNION of one view per shard grew ~3x slower at a thousand shards).
-    files = "[" + ", ".join(_sql_string(path) for _, path in earlier_index_paths) + "]"
+    files = sql_list(path for _, path in earlier_index_paths)
     con.execute("CREATE TEMP VIEW earlier AS SELECT e.content_hash, e.id, e.row, o.shard_order, o.shard "
                 f"FROM read_parquet({files}, filename = true) e JOIN shard_orders o USING (filename)")
     # An entry whose id an even earlier shard used was quarantined (duplicate_id) there, so it is no

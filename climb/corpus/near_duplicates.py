@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from climb.core.tables import sql_list
+
 NEAR_DUPLICATE = "duplicate:near"
 NEAR_INDEX_CACHE = "near_index"
 NEAR_INDEX_SCHEMA = pa.schema([("id", pa.string()), ("row", pa.int64()), ("text", pa.string()),
@@ -122,7 +124,7 @@ def earlier_shard_twins(connection, index: pa.Table, earlier: Sequence[tuple[str
     connection.register("shard_orders", pa.table({"filename": [path for _, path in earlier],
                                                   "shard": [key for key, _ in earlier],
                                                   "shard_order": list(range(len(earlier)))}))
-    files = "[" + ", ".join("'" + path.replace("'", "''") + "'" for _, path in earlier) + "]"
+    files = sql_list(path for _, path in earlier)
     # As for exact duplicates, an entry whose id an even earlier shard used was quarantined there (a reused
     # id): only entries in the first shard to use their id are documents.
     pairs = connection.execute(
@@ -151,7 +153,7 @@ def earlier_shard_twins(connection, index: pa.Table, earlier: Sequence[tuple[str
 def _texts(connection, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The texts of (file, id) pairs, reading only the files that hold one."""
     connection.register("wanted", pa.table({"filename": [f for f, _ in wanted], "id": [i for _, i in wanted]}))
-    files = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in sorted({f for f, _ in wanted})) + "]"
+    files = sql_list(sorted({f for f, _ in wanted}))
     found = connection.execute(
         f"SELECT filename, id, text FROM read_parquet({files}, filename = true) JOIN wanted USING (filename, id)"
     ).fetchall()
