@@ -171,9 +171,9 @@ def _remove_near_duplicates(tables: _ShardTables, first_occurrences: list[dict],
     connection = storage.duckdb()
     try:
         earlier = earlier_shard_twins(connection, index, earlier_near_paths, near)
+        within = within_shard_twins(connection, index, tables.shard.key, near)
     finally:
         connection.close()
-    within = within_shard_twins(index, tables.shard.key, near)
     position = {d["id"]: i for i, d in enumerate(first_occurrences)}
     candidates, tables.kept = tables.kept, []
     for doc in candidates:

@@ -6,16 +6,18 @@ n-gram sets with Jaccard similarity >= the threshold; the earliest such document
 cluster-based deduplication, the first document of a chain is always kept and everything similar to an
 earlier document is removed, whether or not that earlier document was itself kept.
 
-MinHash signatures come from rensa (measured ~65x faster than datasketch here, docs/method.md); LSH bands
-(rows of the signature hashed together) only propose candidates; the exact Jaccard of the n-gram sets decides,
-so the threshold means what it says. Each shard's bands and texts are cached by the shard's fingerprint (the
-`near_index` cache), so a new shard is checked against the corpus without hashing the earlier shards again.
+MinHash signatures come from rensa (measured ~65x faster than datasketch here, docs/method.md). LSH bands
+(rows of the signature hashed together) propose candidates; a one-byte-per-value sketch of the signature
+(b-bit minwise hashing) drops, in bulk, the candidates whose estimated Jaccard is far below the threshold;
+the exact Jaccard of the n-gram sets decides the rest, so the threshold means what it says. Each shard's
+bands, sketches and texts are cached by the shard's fingerprint (the `near_index` cache), so a new shard is
+checked against the corpus without hashing the earlier shards again.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +26,12 @@ import pyarrow as pa
 from climb.core.tables import sql_list
 
 NEAR_DUPLICATE = "duplicate:near"
-NEAR_INDEX_CACHE = "near_index"
+NEAR_INDEX_CACHE = "near_index_v2"  # v2 added the sketch column; files of v1 are never read
 NEAR_INDEX_SCHEMA = pa.schema([("id", pa.string()), ("row", pa.int64()), ("text", pa.string()),
-                               ("bands", pa.list_(pa.int64()))])
+                               ("bands", pa.list_(pa.int64())), ("sketch", pa.binary())])
+# A candidate whose sketch estimate is this far below the threshold is not verified. The estimate's standard
+# deviation at J = 0.8 with 112 values is ~0.04, so a pair at the threshold is dropped with probability ~1e-3.
+SKETCH_MARGIN = 0.12
 _WORD = re.compile(r"\w+")
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant: a band's rows hashed as a polynomial in it
 
@@ -65,50 +70,102 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def band_hashes(texts: Sequence[str], settings: NearSettings) -> np.ndarray:
-    """(documents, bands) int64: each band of each text's MinHash signature hashed to one number."""
+def signatures(texts: Sequence[str], settings: NearSettings) -> np.ndarray:
+    """(documents, num_perm) uint32 MinHash signatures of the texts' shingles."""
     import rensa
 
-    rows = settings.num_perm // settings.bands
-    signatures = np.zeros((len(texts), settings.num_perm), dtype=np.uint64)
+    out = np.zeros((len(texts), settings.num_perm), dtype=np.uint32)
     for i, text in enumerate(texts):
         minhash = rensa.RMinHash(num_perm=settings.num_perm, seed=settings.seed)
         minhash.update(sorted(shingles(text, settings.ngram)))
-        signatures[i] = minhash.digest()
-    banded = signatures.reshape(len(texts), settings.bands, rows)
-    hashed = np.zeros((len(texts), settings.bands), dtype=np.uint64)
+        out[i] = minhash.digest()
+    return out
+
+
+def band_hashes(signature: np.ndarray, settings: NearSettings) -> np.ndarray:
+    """(documents, bands) int64: each band of each signature hashed to one number."""
+    rows = settings.num_perm // settings.bands
+    banded = signature.astype(np.uint64).reshape(len(signature), settings.bands, rows)
+    hashed = np.zeros((len(signature), settings.bands), dtype=np.uint64)
     with np.errstate(over="ignore"):  # 64-bit wrap-around is the hash
         for r in range(rows):
             hashed = hashed * _MIX + banded[:, :, r] + np.uint64(1)
     return hashed.view(np.int64)
 
 
+def estimated_jaccard(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """Row-wise Jaccard estimates from two (pairs, num_perm) uint8 sketches (the low byte of each MinHash value):
+    two low bytes agree with probability J + (1 - J) / 256 (b-bit minwise hashing, Li and König 2010)."""
+    agree = (mine == theirs).mean(axis=1)
+    return (agree - 1 / 256) / (1 - 1 / 256)
+
+
 def near_index(ids: Sequence[str], rows: Sequence[int], texts: Sequence[str], settings: NearSettings) -> pa.Table:
-    """A shard's entry in the `near_index` cache: id, row, text and band hashes of its documents."""
-    bands = band_hashes(texts, settings)
+    """A shard's entry in the `near_index` cache: id, row, text, band hashes and sketch of its documents."""
+    signature = signatures(texts, settings)
+    sketch = (signature & 0xFF).astype(np.uint8)
     return pa.table({"id": pa.array(ids, pa.string()), "row": pa.array(rows, pa.int64()),
-                     "text": pa.array(texts, pa.string()), "bands": pa.array(list(bands), pa.list_(pa.int64()))},
-                    schema=NEAR_INDEX_SCHEMA)
+                     "text": pa.array(texts, pa.string()),
+                     "bands": pa.array(list(band_hashes(signature, settings)), pa.list_(pa.int64())),
+                     "sketch": pa.array([s.tobytes() for s in sketch], pa.binary())}, schema=NEAR_INDEX_SCHEMA)
 
 
-def within_shard_twins(index: pa.Table, shard: str, settings: NearSettings) -> dict[int, Twin]:
-    """For each position of `index` (in row order): its earliest earlier near-duplicate in the same shard."""
-    texts, ids = index.column("text").to_pylist(), index.column("id").to_pylist()
-    rows, bands = index.column("row").to_pylist(), index.column("bands").to_pylist()
-    buckets: dict[tuple[int, int], list[int]] = {}
-    sets: dict[int, set[str]] = {}
-    twins: dict[int, Twin] = {}
-    for i in range(index.num_rows):
-        candidates = sorted({j for b, h in enumerate(bands[i]) for j in buckets.get((b, h), ())})
-        for j in candidates:  # earliest first: the first confirmed one is the twin
-            mine = sets.setdefault(i, shingles(texts[i], settings.ngram))
-            similarity = jaccard(mine, sets.setdefault(j, shingles(texts[j], settings.ngram)))
-            if similarity >= settings.threshold:
-                twins[i] = Twin(ids[j], shard, rows[j], similarity)
-                break
-        for b, h in enumerate(bands[i]):
-            buckets.setdefault((b, h), []).append(i)
-    return twins
+def _sketches(column: pa.ChunkedArray | pa.Array, num_perm: int) -> np.ndarray:
+    values = b"".join(column.to_pylist())
+    return np.frombuffer(values, dtype=np.uint8).reshape(-1, num_perm)
+
+
+def _register_bands(connection, index: pa.Table, settings: NearSettings) -> None:
+    """`mine`: one row per (position, band, hash) of the index."""
+    positions = np.repeat(np.arange(index.num_rows), settings.bands)
+    connection.register("mine", pa.table({
+        "position": positions, "band": np.tile(np.arange(settings.bands), index.num_rows),
+        "hash": pa.array(index.column("bands").combine_chunks().flatten())}))
+
+
+class _ShingleSets:
+    """Shingle sets computed once per key, from `text(key)`."""
+
+    def __init__(self, text: Callable[[Hashable], str], ngram: int):
+        self.text, self.ngram, self.sets = text, ngram, {}
+
+    def __call__(self, key: Hashable) -> set[str]:
+        if key not in self.sets:
+            self.sets[key] = shingles(self.text(key), self.ngram)
+        return self.sets[key]
+
+
+def _first_confirmed(positions: np.ndarray, keys: Sequence[Hashable], plausible: np.ndarray,
+                     own: _ShingleSets, theirs: _ShingleSets, threshold: float) -> dict[int, tuple[Hashable, float]]:
+    """Candidate pairs (positions[k], keys[k]), each position's candidates in global order: for each position,
+    the first plausible candidate whose exact Jaccard reaches the threshold, with that Jaccard."""
+    confirmed: dict[int, tuple[Hashable, float]] = {}
+    for k in np.flatnonzero(plausible):
+        position, key = int(positions[k]), keys[k]
+        if position in confirmed:
+            continue  # an earlier candidate already confirmed
+        similarity = jaccard(own(position), theirs(key))
+        if similarity >= threshold:
+            confirmed[position] = (key, similarity)
+    return confirmed
+
+
+def within_shard_twins(connection, index: pa.Table, shard: str, settings: NearSettings) -> dict[int, Twin]:
+    """For each position of `index` (in row order): its earliest earlier near-duplicate in the same shard.
+    `connection`: DuckDB (the band join)."""
+    if index.num_rows < 2:
+        return {}
+    _register_bands(connection, index, settings)
+    pairs = connection.sql(
+        "SELECT DISTINCT a.position, b.position AS earlier FROM mine a JOIN mine b USING (band, hash) "
+        "WHERE b.position < a.position ORDER BY 1, 2").to_arrow_table()
+    positions, earlier = pairs.column("position").to_numpy(), pairs.column("earlier").to_numpy()
+    sketch = _sketches(index.column("sketch"), settings.num_perm)
+    plausible = estimated_jaccard(sketch[positions], sketch[earlier]) >= settings.threshold - SKETCH_MARGIN
+    texts, ids, rows = (index.column(c).to_pylist() for c in ("text", "id", "row"))
+    shingled = _ShingleSets(texts.__getitem__, settings.ngram)  # one cache: both sides are this shard's
+    confirmed = _first_confirmed(positions, earlier.tolist(), plausible, shingled, shingled, settings.threshold)
+    return {position: Twin(ids[j], shard, rows[j], similarity) for position, (j, similarity) in confirmed.items()}
 
 
 def earlier_shard_twins(connection, index: pa.Table, earlier: Sequence[tuple[str, str]],
@@ -117,41 +174,41 @@ def earlier_shard_twins(connection, index: pa.Table, earlier: Sequence[tuple[str
     cache files are `earlier` ((shard key, path) in key order). `connection`: DuckDB, able to read the files."""
     if not earlier or index.num_rows == 0:
         return {}
-    positions = np.repeat(np.arange(index.num_rows), settings.bands)
-    mine = pa.table({"position": positions, "band": np.tile(np.arange(settings.bands), index.num_rows),
-                     "hash": pa.array(index.column("bands").combine_chunks().flatten())})
-    connection.register("mine", mine)
+    _register_bands(connection, index, settings)
     connection.register("shard_orders", pa.table({"filename": [path for _, path in earlier],
                                                   "shard": [key for key, _ in earlier],
                                                   "shard_order": list(range(len(earlier)))}))
     files = sql_list(path for _, path in earlier)
     # As for exact duplicates, an entry whose id an even earlier shard used was quarantined there (a reused
-    # id): only entries in the first shard to use their id are documents.
-    pairs = connection.execute(
-        f"WITH entries AS (SELECT e.*, o.shard, o.shard_order FROM read_parquet({files}, filename = true) e "
-        "JOIN shard_orders o USING (filename) QUALIFY o.shard_order = min(o.shard_order) OVER (PARTITION BY e.id)), "
-        "theirs AS (SELECT id, row, filename, shard, shard_order, unnest(bands) AS hash, "
-        "generate_subscripts(bands, 1) - 1 AS band FROM entries) "
-        "SELECT DISTINCT m.position, t.id, t.row, t.shard, t.shard_order, t.filename "
-        "FROM mine m JOIN theirs t USING (band, hash) ORDER BY m.position, t.shard_order, t.row").fetchall()
-    if not pairs:
+    # id): only entries in the first shard to use their id are documents. The band join carries no sketch
+    # (14 copies of it); the distinct hits fetch theirs.
+    pairs = connection.sql(
+        f"WITH entries AS MATERIALIZED (SELECT e.id, e.row, e.bands, e.sketch, e.filename, o.shard, o.shard_order "
+        f"FROM read_parquet({files}, filename = true) e JOIN shard_orders o USING (filename) "
+        "QUALIFY o.shard_order = min(o.shard_order) OVER (PARTITION BY e.id)), "
+        "hits AS (SELECT DISTINCT m.position, t.filename, t.id FROM mine m JOIN (SELECT filename, id, "
+        "unnest(bands) AS hash, generate_subscripts(bands, 1) - 1 AS band FROM entries) t USING (band, hash)) "
+        "SELECT h.position, e.id, e.row, e.shard, e.filename, e.sketch FROM hits h JOIN entries e USING (filename, id) "
+        "ORDER BY h.position, e.shard_order, e.row").to_arrow_table()
+    if pairs.num_rows == 0:
         return {}
-    texts = _texts(connection, sorted({(filename, doc_id) for _, doc_id, _, _, _, filename in pairs}))
-    own_texts = index.column("text").to_pylist()
-    twins: dict[int, Twin] = {}
-    sets: dict = {}
-    for position, doc_id, row, shard, _, filename in pairs:  # per position, earliest candidate first
-        if position in twins:
-            continue  # an earlier candidate already confirmed
-        theirs = sets.setdefault((filename, doc_id), shingles(texts[(filename, doc_id)], settings.ngram))
-        similarity = jaccard(sets.setdefault(position, shingles(own_texts[position], settings.ngram)), theirs)
-        if similarity >= settings.threshold:
-            twins[position] = Twin(doc_id, shard, row, similarity)
-    return twins
+    positions = pairs.column("position").to_numpy()
+    mine = _sketches(index.column("sketch"), settings.num_perm)[positions]
+    plausible = estimated_jaccard(mine, _sketches(pairs.column("sketch"), settings.num_perm)) \
+        >= settings.threshold - SKETCH_MARGIN
+    keys = list(zip(pairs.column("filename").to_pylist(), pairs.column("id").to_pylist()))
+    texts = _texts(connection, sorted({keys[k] for k in np.flatnonzero(plausible)}))
+    confirmed = _first_confirmed(positions, keys, plausible,
+                                 _ShingleSets(index.column("text").to_pylist().__getitem__, settings.ngram),
+                                 _ShingleSets(texts.__getitem__, settings.ngram), settings.threshold)
+    where = dict(zip(keys, zip(pairs.column("shard").to_pylist(), pairs.column("row").to_pylist())))
+    return {position: Twin(key[1], *where[key], similarity) for position, (key, similarity) in confirmed.items()}
 
 
 def _texts(connection, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The texts of (file, id) pairs, reading only the files that hold one."""
+    if not wanted:
+        return {}
     connection.register("wanted", pa.table({"filename": [f for f, _ in wanted], "id": [i for _, i in wanted]}))
     files = sql_list(sorted({f for f, _ in wanted}))
     found = connection.execute(

@@ -9,7 +9,7 @@ import pytest
 from climb.core.config import ConfigError, load_config
 from climb.core.storage import Storage
 from climb.corpus.documents import ASSET, config_shards, verify_accounting, write_documents
-from climb.corpus.near_duplicates import NearSettings, jaccard, shingles
+from climb.corpus.near_duplicates import NEAR_INDEX_CACHE, NearSettings, jaccard, shingles
 from tests.conftest import shared_data
 
 
@@ -111,7 +111,7 @@ def test_a_new_shard_hashes_only_itself(tmp_path, write_jsonl):
     news = _news(30)
     config, storage, shards = _project(tmp_path, write_jsonl, {"a.jsonl": news[:10], "b.jsonl": news[10:20]})
     _ingest(config, storage, shards, ["a.jsonl", "b.jsonl"])
-    cache = tmp_path / "home" / "_cache" / "near_index"
+    cache = tmp_path / "home" / "_cache" / NEAR_INDEX_CACHE
     before = {p.name: p.stat().st_mtime_ns for p in cache.glob("*.parquet")}
     assert len(before) == 2
     write_jsonl("data/c.jsonl", [{"id": f"c{i}", "text": t} for i, t in enumerate(news[20:] + [_edit(news[15])])])
