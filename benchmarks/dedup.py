@@ -113,7 +113,7 @@ def change_header(text: str, rng: random.Random) -> str:
     return " ".join(words) + " - " + body
 
 
-def plant(originals: list[str], has_headers: bool, seed: int = 0) -> list[dict]:
+def plant(originals: list[str], has_headers: bool, seed: int = 0, max_edit_percent: int = 10) -> list[dict]:
     """One copy for PLANTED_SHARE of the originals: {"original": index, "kind", "detail", "text"}."""
     rng = random.Random(seed)
     kinds = ["edit", "boilerplate", "trim"] + (["header"] if has_headers else [])
@@ -122,7 +122,7 @@ def plant(originals: list[str], has_headers: bool, seed: int = 0) -> list[dict]:
     for n, index in enumerate(chosen):
         kind, text = kinds[n % len(kinds)], originals[index]
         if kind == "edit":
-            percent = rng.randint(1, 10)
+            percent = rng.randint(1, max_edit_percent)
             copy, detail = edit_words(text, percent / 100, rng), f"{percent}%"
         elif kind == "boilerplate":
             line = rng.choice(BOILERPLATE)
@@ -187,7 +187,8 @@ def score(copies: list[dict], removed: dict[str, str]) -> dict:
         "recall": true_positives / len(copies),
         "precision": true_positives / len(removed) if removed else 1.0,
         "recall_by_kind": {kind: found[kind] / planted[kind] for kind in sorted(planted)},
-        "recall_by_edit_share": {band: sum(f"c{n}" in removed for n in ns) / len(ns) for band, ns in edits.items()},
+        "recall_by_edit_share": {band: sum(f"c{n}" in removed for n in ns) / len(ns)
+                                 for band, ns in edits.items() if ns},
         "false_positives": [f"{i}: {removed[i]}" for i in false_positives[:5]],
         "false_positive_count": len(false_positives),
     }
@@ -280,11 +281,12 @@ def run_climbmix(export: Path) -> dict:
 def table(results: dict) -> str:
     lines = ["| corpus | n-gram | threshold | recall | precision | edits 1-3% | 4-6% | 7-10% | boilerplate | trim | header |"
              " docs/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    nan = float("nan")
     for r in results.get("planted", {}).get("rows", []):
         kinds, edits = r["recall_by_kind"], r["recall_by_edit_share"]
         lines.append(f"| {r['corpus']} | {r['ngram']} | {r['threshold']} | {r['recall']:.3f} | {r['precision']:.4f} | "
-                     f"{edits['1-3%']:.2f} | {edits['4-6%']:.2f} | {edits['7-10%']:.2f} | {kinds['boilerplate']:.2f} | "
-                     f"{kinds['trim']:.2f} | {kinds.get('header', float('nan')):.2f} | {r['docs_per_second']:,} |")
+                     f"{edits.get('1-3%', nan):.2f} | {edits.get('4-6%', nan):.2f} | {edits.get('7-10%', nan):.2f} | {kinds['boilerplate']:.2f} | "
+                     f"{kinds['trim']:.2f} | {kinds.get('header', nan):.2f} | {r['docs_per_second']:,} |")
     return "\n".join(lines)
 
 
