@@ -48,7 +48,11 @@ RESULTS = REPO / "benchmarks" / "results" / "scale.json"
 AFTER_EMBEDDING = ("key:quality_scores or key:tokenizer or key:centroids or key:cluster_assignments or "
                    "key:clusters or key:super_clusters or key:climblab")
 AG_NEWS = REPO.parent / "shared" / "data" / "ag_news" / "test.csv"
+# Near-duplicate removal off: the corpus joins 7,600 AG News titles and descriptions, so at 100,000 documents
+# each description recurs ~13 times (~130 at 1M) and bigram near-dedup would rightly remove most of them; its
+# cost at scale is measured by `benchmarks/dedup.py scale`.
 CONFIG = """corpus: {paths: ["corpus/*.jsonl"], id_field: id}
+dedup: {near: null}
 embedding: {max_length: 32, batch_size: 128}
 clustering: {k_init: 64, prune: none}
 tokenizer: {train_vocab_size: 4096}
