@@ -4,6 +4,7 @@ near-duplicate rate of a ClimbMix export by an independent exact-Jaccard check.
     python benchmarks/dedup.py planted            # AG News and PubMed abstracts: recall, precision per setting
     python benchmarks/dedup.py libraries          # MinHash signatures per second, each library importable here
     python benchmarks/dedup.py climbmix DIR       # an export's near-duplicate rate (DIR: the export folder)
+    python benchmarks/dedup.py scale [--shards 6 --docs-per-shard 50000]   # ingest seconds per shard
     python benchmarks/dedup.py table              # the Markdown tables of BENCHMARKS.md
 
 `planted`: the originals are real documents (AG News test articles, "title. description", ~38 words; PubMed
@@ -258,22 +259,49 @@ def run_libraries(documents: int = 3000, num_perm: int = 112, ngram: int = 5) ->
     return {"documents": documents, "num_perm": num_perm, "ngram": ngram, "documents_per_second": timings}
 
 
+# ---- scale ----------------------------------------------------------------------------------------------
+def run_scale(shards: int, per_shard: int) -> dict:
+    """`write_documents` seconds per shard, in key order, on benchmarks/scale.py's corpus (an AG News title
+    joined to another article's description, so descriptions recur: a flood of near-threshold candidates,
+    the hard case for the verification) with the default near-duplicate settings."""
+    from scale import write_corpus
+
+    from climb.core.config import load_config
+    from climb.core.storage import Storage
+    from climb.corpus.documents import config_shards, write_documents
+
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        root = Path(work)
+        write_corpus(root, shards * per_shard, shards)
+        (root / "climb.yaml").write_text("corpus: {paths: [corpus/*.jsonl], id_field: id}\n")
+        config = load_config(root / "climb.yaml", home=str(root / "home"))
+        storage, ordered = Storage(config.storage_root), sorted(config_shards(config))
+        for k, shard in enumerate(ordered):
+            started = time.perf_counter()
+            report = write_documents(shard, config=config, storage=storage, earlier_shards=ordered[:k])
+            rows.append({"shard": k, "seconds": round(time.perf_counter() - started, 1),
+                         "near_duplicates": report.account.reasons.get("duplicate:near", 0)})
+            print(rows[-1], flush=True)
+    return {"shards": shards, "documents_per_shard": per_shard, "rows": rows}
+
+
 # ---- ClimbMix ---------------------------------------------------------------------------------------------
 def run_climbmix(export: Path) -> dict:
     """The export's Parquet texts: repeats (a super-cluster's epochs > 1 repeat whole documents, as the card
-    says) counted apart; among distinct texts, the share with a near-duplicate at 5-gram Jaccard >= 0.7 and 0.8
-    (the castorini/cmass measure of the released ClimbMix: 38.9% at >= 0.7)."""
+    says) counted apart; among distinct texts, the share with an earlier near-duplicate at word 5-gram Jaccard
+    >= 0.7 (the castorini/cmass measure of the released ClimbMix: 38.9%), 5-grams at 0.8 and 2-grams at 0.7."""
     import pyarrow.parquet as pq
 
     texts = [t for f in sorted((export / "parquet").glob("*.parquet")) for t in pq.read_table(f).column("text").to_pylist()]
     distinct = list(dict.fromkeys(texts))
     out = {"export": str(export), "documents": len(texts), "distinct": len(distinct),
            "repeats": len(texts) - len(distinct)}
-    for threshold in (0.7, 0.8):
-        pairs = independent_pairs(distinct, ngram=5, threshold=threshold)
+    for ngram, threshold in ((5, 0.7), (5, 0.8), (2, 0.7)):  # cmass's, datatrove's, dedup.near's default
+        pairs = independent_pairs(distinct, ngram=ngram, threshold=threshold)
         duplicates = {j for _, j, _ in pairs}  # the later member of each pair
-        out[f"near_duplicate_rate_{threshold}"] = len(duplicates) / len(distinct)
-        out[f"pairs_{threshold}"] = len(pairs)
+        out[f"near_duplicate_rate_{ngram}gram_{threshold}"] = len(duplicates) / len(distinct)
+        out[f"pairs_{ngram}gram_{threshold}"] = len(pairs)
     print(json.dumps(out, indent=1))
     return out
 
@@ -292,17 +320,19 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("case", choices=["planted", "libraries", "climbmix", "table"])
+    parser.add_argument("case", choices=["planted", "libraries", "climbmix", "scale", "table"])
     parser.add_argument("export", nargs="?", type=Path, help="climbmix: the export folder")
+    parser.add_argument("--shards", type=int, default=6)
+    parser.add_argument("--docs-per-shard", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     if args.case == "table":
         print(table(results))
         return
-    sys.path.insert(0, str(REPO))
-    run = {"planted": run_planted, "libraries": run_libraries,
-           "climbmix": lambda: run_climbmix(args.export)}[args.case]
+    sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
+    run = {"planted": run_planted, "libraries": run_libraries, "climbmix": lambda: run_climbmix(args.export),
+           "scale": lambda: run_scale(args.shards, args.docs_per_shard)}[args.case]
     results[args.case] = {**run(), "machine": f"{platform.node()} ({os.cpu_count()} cores)",
                           "date": time.strftime("%Y-%m-%d")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
