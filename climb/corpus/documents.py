@@ -24,7 +24,7 @@ from climb.corpus.ingest import (
     ingest_settings,
     ingest_shard,
     reader_options,
-    shard_fingerprint,
+    shard_fingerprints,
     write_indexes,
 )
 from climb.corpus.shards import Shard, discover_shards
@@ -54,7 +54,7 @@ def documents_versions(shards: Sequence[Shard], config: ClimbConfig) -> dict[str
     file is looked at once (a stat, not a read), so a thousand shards take a thousand stats."""
     options, settings = reader_options(config.corpus), ingest_settings(config.corpus, config.dedup)
     ordered = sorted(shards)
-    fingerprints = [shard_fingerprint(s, options, settings) for s in ordered]
+    fingerprints = shard_fingerprints(ordered, options, settings)
     return {s.key: _version(fingerprints[i], fingerprints[:i]) for i, s in enumerate(ordered)}
 
 
@@ -97,8 +97,9 @@ def write_documents(
     """
     options, settings = reader_options(config.corpus), ingest_settings(config.corpus, config.dedup)
     # Each file is stat-ed once here: the fingerprints key the caches and make the version.
-    earlier = [(s, shard_fingerprint(s, options, settings)) for s in sorted(earlier_shards)]
-    fingerprint = shard_fingerprint(shard, options, settings)
+    ordered = sorted(earlier_shards)
+    *fingerprints, fingerprint = shard_fingerprints([*ordered, shard], options, settings)
+    earlier = list(zip(ordered, fingerprints))
     earlier_content, earlier_near = earlier_indexes(storage, earlier, options, settings, block_size=block_size,
                                                     log=log)
     result = ingest_shard(shard, options=options, settings=settings, storage=storage,

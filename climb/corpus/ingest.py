@@ -36,7 +36,7 @@ from climb.core.storage import Storage
 
 __all__ = ["CONTENT_INDEX_CACHE", "DUPLICATE", "INDEX_SCHEMA", "PROGRESS_EVERY_SECONDS", "IngestResult", "IngestSettings",
            "ShardAccount", "content_hash", "earlier_indexes", "ingest_settings", "ingest_shard", "length_filter_reason",
-           "normalize_text", "reader_options", "shard_fingerprint", "write_indexes"]
+           "normalize_text", "reader_options", "shard_fingerprint", "shard_fingerprints", "write_indexes"]
 
 DUPLICATE = "duplicate:exact"
 CONTENT_INDEX_CACHE = "content_index"
@@ -270,23 +270,29 @@ def ingest_shard(
 
 def shard_fingerprint(shard: Shard, options: ReaderOptions, settings: IngestSettings, storage_fs=None) -> str:
     """Changes when the file or anything that changes how it is read changes."""
+    return shard_fingerprints([shard], options, settings)[0]
+
+
+def shard_fingerprints(shards: Sequence[Shard], options: ReaderOptions, settings: IngestSettings) -> list[str]:
+    """`shard_fingerprint` of each shard: a stat of its file (each file of a folder), the settings turned into
+    data once (per shard, that conversion cost as much as the stat at a thousand shards)."""
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(shard.uri)
-    if fs.isdir(path):
-        file_keys = sorted((p, fs.ukey(p)) for p in fs.find(path))
-    else:
-        file_keys = [(path, fs.ukey(path))]
-    return hashing.content_hash([shard.uri, shard.format, file_keys, asdict(options), asdict(settings)], length=32)
+    reading = [asdict(options), asdict(settings)]
+    fingerprints = []
+    for shard in shards:
+        fs, path = fsspec.core.url_to_fs(shard.uri)
+        if fs.isdir(path):
+            file_keys = sorted((p, fs.ukey(p)) for p in fs.find(path))
+        else:
+            file_keys = [(path, fs.ukey(path))]
+        fingerprints.append(hashing.content_hash([shard.uri, shard.format, file_keys, *reading], length=32))
+    return fingerprints
 
 
 def _cache_indexes(storage: Storage, shard: Shard, fingerprint: str, options: ReaderOptions,
                    settings: IngestSettings, log: logging.Logger) -> None:
-    """Build the cached content index and near index of an earlier shard (by ingesting it in memory) when
-    either is missing or stale (another fingerprint)."""
-    caches = [CONTENT_INDEX_CACHE] + ([NEAR_INDEX_CACHE] if settings.near is not None else [])
-    if all(storage.fs.exists(f"{storage.cache_dir(cache)}/{fingerprint}.parquet") for cache in caches):
-        return
+    """Build the cached content index and near index of an earlier shard (by ingesting it in memory)."""
     log.info(f"building the indexes of earlier shard {shard.key}")
     try:
         result = ingest_shard(shard, options=options, settings=settings, storage=storage)
@@ -298,11 +304,20 @@ def _cache_indexes(storage: Storage, shard: Shard, fingerprint: str, options: Re
     write_indexes(storage, fingerprint, content, near if settings.near else None)
 
 
+def _cached_fingerprints(storage: Storage, cache: str) -> set[str]:
+    """The fingerprints a cache holds a file of: one listing, not a stat per shard."""
+    folder = storage.cache_dir(cache)
+    storage.fs.invalidate_cache(folder)  # object stores cache listings; other processes write here too
+    return {path.rsplit("/", 1)[-1].removesuffix(".parquet")
+            for path in storage.fs.ls(folder, detail=False) if path.endswith(".parquet")}
+
+
 def earlier_indexes(storage: Storage, earlier: Sequence[tuple[Shard, str]], options: ReaderOptions,
                     settings: IngestSettings, *, block_size: int = BLOCK_SIZE,
                     log: logging.Logger | None = None) -> tuple[IndexSources | None, IndexSources | None]:
     """The content indexes and near indexes (None when near-duplicates are off) of the earlier shards, for
-    `ingest_shard`: each shard's files built when missing, full blocks of them merged (index_blocks.py).
+    `ingest_shard`: each shard's files built when either is missing or stale (another fingerprint), full
+    blocks of them merged (index_blocks.py).
 
     Args:
         storage: the storage root of the caches.
@@ -312,8 +327,11 @@ def earlier_indexes(storage: Storage, earlier: Sequence[tuple[Shard, str]], opti
         log: which shard's indexes are being built.
     """
     log = log or logging.getLogger(__name__)
+    caches = [CONTENT_INDEX_CACHE] + ([NEAR_INDEX_CACHE] if settings.near is not None else [])
+    complete = set.intersection(*(_cached_fingerprints(storage, cache) for cache in caches))
     for shard, fingerprint in earlier:
-        _cache_indexes(storage, shard, fingerprint, options, settings, log)
+        if fingerprint not in complete:
+            _cache_indexes(storage, shard, fingerprint, options, settings, log)
     members = [(shard.key, fingerprint) for shard, fingerprint in earlier]
     content = index_sources(storage, members, CONTENT_INDEX_CACHE, INDEX_SCHEMA.names, block_size)
     if settings.near is None:
@@ -323,7 +341,7 @@ def earlier_indexes(storage: Storage, earlier: Sequence[tuple[Shard, str]], opti
 
 def write_indexes(storage: Storage, fingerprint: str, content_index: pa.Table, near: pa.Table | None) -> None:
     """Cache a shard's indexes under its fingerprint, the near index first: the content index's presence
-    is not taken to mean both are there (`_cache_indexes` checks each)."""
+    is not taken to mean both are there (`earlier_indexes` checks each)."""
     if near is not None:
         storage.write_cache_table(NEAR_INDEX_CACHE, fingerprint, near)
     storage.write_cache_table(CONTENT_INDEX_CACHE, fingerprint, content_index)
