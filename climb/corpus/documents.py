@@ -17,13 +17,14 @@ import pyarrow.parquet as pq
 
 from climb.core.config import ClimbConfig, ConfigError
 from climb.core.hashing import content_hash
+from climb.corpus.index_blocks import BLOCK_SIZE
 from climb.corpus.ingest import (
     ShardAccount,
-    earlier_index_paths,
+    earlier_indexes,
     ingest_settings,
     ingest_shard,
     reader_options,
-    shard_fingerprint,
+    shard_fingerprints,
     write_indexes,
 )
 from climb.corpus.shards import Shard, discover_shards
@@ -53,8 +54,13 @@ def documents_versions(shards: Sequence[Shard], config: ClimbConfig) -> dict[str
     file is looked at once (a stat, not a read), so a thousand shards take a thousand stats."""
     options, settings = reader_options(config.corpus), ingest_settings(config.corpus, config.dedup)
     ordered = sorted(shards)
-    fingerprints = [shard_fingerprint(s, options, settings) for s in ordered]
-    return {s.key: content_hash([fingerprints[i], *fingerprints[:i]], length=32) for i, s in enumerate(ordered)}
+    fingerprints = shard_fingerprints(ordered, options, settings)
+    return {s.key: _version(fingerprints[i], fingerprints[:i]) for i, s in enumerate(ordered)}
+
+
+def _version(fingerprint: str, earlier_fingerprints: Sequence[str]) -> str:
+    """`documents_version` from the shard's fingerprint and those of its earlier shards, in key order."""
+    return content_hash([fingerprint, *earlier_fingerprints], length=32)
 
 
 def config_shards(config: ClimbConfig) -> list[Shard]:
@@ -75,6 +81,7 @@ def write_documents(
     config: ClimbConfig,
     storage: Storage,
     earlier_shards: Sequence[Shard],
+    block_size: int = BLOCK_SIZE,
     log: logging.Logger | None = None,
 ) -> ShardReport:
     """Ingest one shard and commit its partition (replacing any earlier one).
@@ -84,15 +91,21 @@ def write_documents(
         config: the project configuration (reader options, normalisation, filters).
         storage: where the partition and the content-index cache go.
         earlier_shards: the shards that come before this one in key order (deduplication).
+        block_size: earlier shards per merged index block (climb/corpus/index_blocks.py; the outcome is the same
+            for every size).
         log: progress messages.
     """
     options, settings = reader_options(config.corpus), ingest_settings(config.corpus, config.dedup)
-    earlier = [(s.key, *earlier_index_paths(storage, s, options, settings, log)) for s in sorted(earlier_shards)]
+    # Each file is stat-ed once here: the fingerprints key the caches and make the version.
+    ordered = sorted(earlier_shards)
+    *fingerprints, fingerprint = shard_fingerprints([*ordered, shard], options, settings)
+    earlier = list(zip(ordered, fingerprints))
+    earlier_content, earlier_near = earlier_indexes(storage, earlier, options, settings, block_size=block_size,
+                                                    log=log)
     result = ingest_shard(shard, options=options, settings=settings, storage=storage,
-                          earlier_index_paths=[(key, content) for key, content, _ in earlier],
-                          earlier_near_paths=[(key, near) for key, _, near in earlier if near], log=log)
-    write_indexes(storage, shard_fingerprint(shard, options, settings), result.content_index, result.near_index)
-    version = documents_version(shard, earlier_shards, config)
+                          earlier_content=earlier_content, earlier_near=earlier_near, log=log)
+    write_indexes(storage, fingerprint, result.content_index, result.near_index)
+    version = _version(fingerprint, [f for s, f in earlier if s < shard])
     stats = {**result.account.to_dict(), "shard": shard.key, "file": shard.uri, "format": shard.format,
              "seconds": round(result.seconds, 3), "data_version": version}
     with storage.write_partition(ASSET, shard.key) as writer:

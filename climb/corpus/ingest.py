@@ -11,7 +11,8 @@ Every input record ends in exactly one of four places (the accounting identity
 
 Cross-shard deduplication reads each earlier shard's content index (hash, id, row of its
 first occurrences), a small Parquet file cached under the storage root by the shard's
-fingerprint, and joins it with DuckDB.
+fingerprint, and joins it with DuckDB; the files of full blocks of earlier shards are read merged
+(climb/corpus/index_blocks.py).
 """
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ from dataclasses import asdict, dataclass, field
 import pyarrow as pa
 
 from climb.core import hashing
-from climb.core.tables import sql_list
 from climb.corpus.filters import (IngestSettings, content_hash, ingest_settings, length_filter_reason, normalize_text,
                                   reader_options)
+from climb.corpus.index_blocks import BLOCK_SIZE, IndexSources, index_sources
 from climb.corpus.near_duplicates import (NEAR_DUPLICATE, NEAR_INDEX_CACHE, NEAR_INDEX_SCHEMA, NearSettings,
                                           earlier_shard_twins, near_index, within_shard_twins)
 from climb.corpus.readers import DUPLICATE_ID, EMPTY_TEXT, RawRecord, ReaderOptions, UnreadableFileError, read_shard
@@ -34,13 +35,16 @@ from climb.corpus.shards import Shard
 from climb.core.storage import Storage
 
 __all__ = ["CONTENT_INDEX_CACHE", "DUPLICATE", "INDEX_SCHEMA", "PROGRESS_EVERY_SECONDS", "IngestResult", "IngestSettings",
-           "ShardAccount", "content_hash", "earlier_index_paths", "ingest_settings", "ingest_shard", "length_filter_reason",
-           "normalize_text", "reader_options", "shard_fingerprint", "write_indexes"]
+           "ShardAccount", "content_hash", "earlier_indexes", "ingest_settings", "ingest_shard", "length_filter_reason",
+           "normalize_text", "reader_options", "shard_fingerprint", "shard_fingerprints", "write_indexes"]
 
 DUPLICATE = "duplicate:exact"
 CONTENT_INDEX_CACHE = "content_index"
 PROGRESS_EVERY_SECONDS = 10.0
 INDEX_SCHEMA = pa.schema([("content_hash", pa.string()), ("id", pa.string()), ("row", pa.int64())])
+# What the near-duplicate join reads of earlier shards; the texts stay in each shard's file (fetched only for
+# the candidates to confirm), so merged blocks are a fraction of the size.
+NEAR_JOIN_COLUMNS = ("id", "row", "bands", "sketch")
 
 
 @dataclass
@@ -134,19 +138,14 @@ def _accept(tables: _ShardTables, record: RawRecord, settings: IngestSettings, s
         tables.kept.append(doc)
 
 
-def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Sequence[tuple[str, str]]):
+def _earlier_matches(storage: Storage, index: pa.Table, earlier_content: IndexSources | None):
     """For this shard's candidates: the first earlier occurrence of each hash, and reused ids."""
-    if not earlier_index_paths or index.num_rows == 0:
+    if earlier_content is None or index.num_rows == 0:
         return {}, set()
     con = storage.duckdb()
     con.register("candidates", index)
-    con.register("shard_orders", pa.table({"filename": [path for _, path in earlier_index_paths],
-                                           "shard": [key for key, _ in earlier_index_paths],
-                                           "shard_order": list(range(len(earlier_index_paths)))}))
-    # One scan of every earlier index (a UNION of one view per shard grew ~3x slower at a thousand shards).
-    files = sql_list(path for _, path in earlier_index_paths)
-    con.execute("CREATE TEMP VIEW earlier AS SELECT e.content_hash, e.id, e.row, o.shard_order, o.shard "
-                f"FROM read_parquet({files}, filename = true) e JOIN shard_orders o USING (filename)")
+    # One scan of the blocks and files (a UNION of one view per shard grew ~3x slower at a thousand shards).
+    earlier_content.register(con, "earlier")
     # An entry whose id an even earlier shard used was quarantined (duplicate_id) there, so it is no
     # first occurrence: only entries in the first shard to use their id count.
     con.execute(
@@ -163,14 +162,16 @@ def _earlier_matches(storage: Storage, index: pa.Table, earlier_index_paths: Seq
 
 
 def _remove_near_duplicates(tables: _ShardTables, first_occurrences: list[dict], storage: Storage,
-                            earlier_near_paths: Sequence[tuple[str, str]], near: NearSettings) -> pa.Table:
+                            earlier_near: IndexSources | None, near: NearSettings) -> pa.Table:
     """Move the kept documents with an earlier near-duplicate to removed (`duplicate:near`, naming the twin
     and the Jaccard); returns the shard's near index (of all its own first occurrences, in row order)."""
     index = near_index([d["id"] for d in first_occurrences], [d["row"] for d in first_occurrences],
                        [d["text"] for d in first_occurrences], near)
     connection = storage.duckdb()
     try:
-        earlier = earlier_shard_twins(connection, index, earlier_near_paths, near)
+        if earlier_near is not None:
+            earlier_near.register(connection, "earlier_near")
+        earlier = earlier_shard_twins(connection, index, "earlier_near" if earlier_near else None, near)
         within = within_shard_twins(connection, index, tables.shard.key, near)
     finally:
         connection.close()
@@ -212,8 +213,8 @@ def ingest_shard(
     options: ReaderOptions,
     settings: IngestSettings,
     storage: Storage,
-    earlier_index_paths: Sequence[tuple[str, str]] = (),
-    earlier_near_paths: Sequence[tuple[str, str]] = (),
+    earlier_content: IndexSources | None = None,
+    earlier_near: IndexSources | None = None,
     log: logging.Logger | None = None,
 ) -> IngestResult:
     """Read, validate, normalise, filter and deduplicate one shard (docs/architecture.md, storage).
@@ -223,8 +224,8 @@ def ingest_shard(
         options: what to read from each record.
         settings: normalisation and length filters.
         storage: used for DuckDB over the earlier shards' content indexes.
-        earlier_index_paths: (shard key, content index path) of every shard before this one in key order.
-        earlier_near_paths: (shard key, near index path) of the same shards (near-duplicates, when on).
+        earlier_content: the content indexes of every shard before this one in key order (`earlier_indexes`).
+        earlier_near: the near indexes of the same shards (near-duplicates, when on).
         log: progress every few seconds.
     """
     log = log or logging.getLogger(__name__)
@@ -241,7 +242,7 @@ def ingest_shard(
             log.info(f"{shard.key}: {tables.account.input_records:,} records read ({rate:,.0f}/s)")
     content_index = _table([{"content_hash": d["content_hash"], "id": d["id"], "row": d["row"]} for d in tables.kept],
                            INDEX_SCHEMA)
-    earlier_hashes, reused_ids = _earlier_matches(storage, content_index, earlier_index_paths)
+    earlier_hashes, reused_ids = _earlier_matches(storage, content_index, earlier_content)
     candidates, tables.kept = tables.kept, []
     for doc in candidates:
         first = earlier_hashes.get(doc["content_hash"])
@@ -253,7 +254,7 @@ def ingest_shard(
             tables.kept.append(doc)
     near_index = None
     if settings.near is not None:
-        near_index = _remove_near_duplicates(tables, candidates, storage, earlier_near_paths, settings.near)
+        near_index = _remove_near_duplicates(tables, candidates, storage, earlier_near, settings.near)
     tables.account.kept = len(tables.kept)
     documents_schema, removed_schema, quarantine_schema = _schemas(options.metadata_fields)
     return IngestResult(
@@ -269,40 +270,78 @@ def ingest_shard(
 
 def shard_fingerprint(shard: Shard, options: ReaderOptions, settings: IngestSettings, storage_fs=None) -> str:
     """Changes when the file or anything that changes how it is read changes."""
+    return shard_fingerprints([shard], options, settings)[0]
+
+
+def shard_fingerprints(shards: Sequence[Shard], options: ReaderOptions, settings: IngestSettings) -> list[str]:
+    """`shard_fingerprint` of each shard: a stat of its file (each file of a folder), the settings turned into
+    data once (per shard, that conversion cost as much as the stat at a thousand shards)."""
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(shard.uri)
-    if fs.isdir(path):
-        file_keys = sorted((p, fs.ukey(p)) for p in fs.find(path))
-    else:
-        file_keys = [(path, fs.ukey(path))]
-    return hashing.content_hash([shard.uri, shard.format, file_keys, asdict(options), asdict(settings)], length=32)
+    reading = [asdict(options), asdict(settings)]
+    fingerprints = []
+    for shard in shards:
+        fs, path = fsspec.core.url_to_fs(shard.uri)
+        if fs.isdir(path):
+            file_keys = sorted((p, fs.ukey(p)) for p in fs.find(path))
+        else:
+            file_keys = [(path, fs.ukey(path))]
+        fingerprints.append(hashing.content_hash([shard.uri, shard.format, file_keys, *reading], length=32))
+    return fingerprints
 
 
-def earlier_index_paths(storage: Storage, shard: Shard, options: ReaderOptions, settings: IngestSettings,
-                        log: logging.Logger | None = None) -> tuple[str, str | None]:
-    """The cached content index and near index (None when near-duplicates are off) of an earlier shard, built
-    (by ingesting it in memory) when missing or stale."""
-    key = shard_fingerprint(shard, options, settings)
+def _cache_indexes(storage: Storage, shard: Shard, fingerprint: str, options: ReaderOptions,
+                   settings: IngestSettings, log: logging.Logger) -> None:
+    """Build the cached content index and near index of an earlier shard (by ingesting it in memory)."""
+    log.info(f"building the indexes of earlier shard {shard.key}")
+    try:
+        result = ingest_shard(shard, options=options, settings=settings, storage=storage)
+        content, near = result.content_index, result.near_index
+    except UnreadableFileError as err:
+        # That shard fails its own partition; it contributes no document, so nothing here is its duplicate.
+        log.warning(f"earlier shard {shard.key} is unreadable: {err}")
+        content, near = INDEX_SCHEMA.empty_table(), NEAR_INDEX_SCHEMA.empty_table()
+    write_indexes(storage, fingerprint, content, near if settings.near else None)
+
+
+def _cached_fingerprints(storage: Storage, cache: str) -> set[str]:
+    """The fingerprints a cache holds a file of: one listing, not a stat per shard."""
+    folder = storage.cache_dir(cache)
+    storage.fs.invalidate_cache(folder)  # object stores cache listings; other processes write here too
+    return {path.rsplit("/", 1)[-1].removesuffix(".parquet")
+            for path in storage.fs.ls(folder, detail=False) if path.endswith(".parquet")}
+
+
+def earlier_indexes(storage: Storage, earlier: Sequence[tuple[Shard, str]], options: ReaderOptions,
+                    settings: IngestSettings, *, block_size: int = BLOCK_SIZE,
+                    log: logging.Logger | None = None) -> tuple[IndexSources | None, IndexSources | None]:
+    """The content indexes and near indexes (None when near-duplicates are off) of the earlier shards, for
+    `ingest_shard`: each shard's files built when either is missing or stale (another fingerprint), full
+    blocks of them merged (index_blocks.py).
+
+    Args:
+        storage: the storage root of the caches.
+        earlier: (shard, `shard_fingerprint`) of every earlier shard, in key order.
+        options, settings: how the shards are read and deduplicated.
+        block_size: shards per merged block.
+        log: which shard's indexes are being built.
+    """
+    log = log or logging.getLogger(__name__)
     caches = [CONTENT_INDEX_CACHE] + ([NEAR_INDEX_CACHE] if settings.near is not None else [])
-    paths = {cache: f"{storage.cache_dir(cache)}/{key}.parquet" for cache in caches}
-    if not all(storage.fs.exists(path) for path in paths.values()):
-        (log or logging.getLogger(__name__)).info(f"building the indexes of earlier shard {shard.key}")
-        try:
-            result = ingest_shard(shard, options=options, settings=settings, storage=storage)
-            tables = {CONTENT_INDEX_CACHE: result.content_index, NEAR_INDEX_CACHE: result.near_index}
-        except UnreadableFileError as err:
-            # That shard fails its own partition; it contributes no document, so nothing here is its duplicate.
-            (log or logging.getLogger(__name__)).warning(f"earlier shard {shard.key} is unreadable: {err}")
-            tables = {CONTENT_INDEX_CACHE: INDEX_SCHEMA.empty_table(), NEAR_INDEX_CACHE: NEAR_INDEX_SCHEMA.empty_table()}
-        write_indexes(storage, key, tables[CONTENT_INDEX_CACHE], tables[NEAR_INDEX_CACHE] if settings.near else None)
-    near = paths.get(NEAR_INDEX_CACHE)
-    return storage.uri(paths[CONTENT_INDEX_CACHE]), storage.uri(near) if near else None
+    complete = set.intersection(*(_cached_fingerprints(storage, cache) for cache in caches))
+    for shard, fingerprint in earlier:
+        if fingerprint not in complete:
+            _cache_indexes(storage, shard, fingerprint, options, settings, log)
+    members = [(shard.key, fingerprint) for shard, fingerprint in earlier]
+    content = index_sources(storage, members, CONTENT_INDEX_CACHE, INDEX_SCHEMA.names, block_size)
+    if settings.near is None:
+        return content, None
+    return content, index_sources(storage, members, NEAR_INDEX_CACHE, NEAR_JOIN_COLUMNS, block_size)
 
 
 def write_indexes(storage: Storage, fingerprint: str, content_index: pa.Table, near: pa.Table | None) -> None:
     """Cache a shard's indexes under its fingerprint, the near index first: the content index's presence
-    is not taken to mean both are there (earlier_index_paths checks each)."""
+    is not taken to mean both are there (`earlier_indexes` checks each)."""
     if near is not None:
         storage.write_cache_table(NEAR_INDEX_CACHE, fingerprint, near)
     storage.write_cache_table(CONTENT_INDEX_CACHE, fingerprint, content_index)

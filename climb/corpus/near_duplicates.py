@@ -188,24 +188,21 @@ def within_shard_twins(connection, index: pa.Table, shard: str, settings: NearSe
     return {position: Twin(ids[j], shard, rows[j], similarity) for position, (j, similarity) in confirmed.items()}
 
 
-def earlier_shard_twins(connection, index: pa.Table, earlier: Sequence[tuple[str, str]],
+def earlier_shard_twins(connection, index: pa.Table, earlier: str | None,
                         settings: NearSettings) -> dict[int, Twin]:
-    """For each position of `index`: its earliest near-duplicate in the earlier shards, whose `near_index`
-    cache files are `earlier` ((shard key, path) in key order). `connection`: DuckDB, able to read the files."""
-    if not earlier or index.num_rows == 0:
+    """For each position of `index`: its earliest near-duplicate in the earlier shards. `earlier`: the name of a
+    DuckDB relation of their `near_index` entries (id, row, bands, sketch, filename: the shard's cache file,
+    shard, shard_order: its place in key order; climb/corpus/index_blocks.py), None when there is no earlier
+    shard. `connection`: DuckDB, able to read the files."""
+    if earlier is None or index.num_rows == 0:
         return {}
     _register_bands(connection, index, settings)
-    connection.register("shard_orders", pa.table({"filename": [path for _, path in earlier],
-                                                  "shard": [key for key, _ in earlier],
-                                                  "shard_order": list(range(len(earlier)))}))
-    files = sql_list(path for _, path in earlier)
     # As for exact duplicates, an entry whose id an even earlier shard used was quarantined there (a reused
     # id): only entries in the first shard to use their id are documents. The band join carries no sketch
     # (14 copies of it); the distinct hits fetch theirs.
     pairs = connection.sql(
-        f"WITH entries AS MATERIALIZED (SELECT e.id, e.row, e.bands, e.sketch, e.filename, o.shard, o.shard_order "
-        f"FROM read_parquet({files}, filename = true) e JOIN shard_orders o USING (filename) "
-        "QUALIFY o.shard_order = min(o.shard_order) OVER (PARTITION BY e.id)), "
+        f"WITH entries AS MATERIALIZED (SELECT e.id, e.row, e.bands, e.sketch, e.filename, e.shard, e.shard_order "
+        f"FROM {earlier} e QUALIFY e.shard_order = min(e.shard_order) OVER (PARTITION BY e.id)), "
         "hits AS (SELECT DISTINCT m.position, t.filename, t.id FROM mine m JOIN (SELECT filename, id, "
         "unnest(bands) AS hash, generate_subscripts(bands, 1) - 1 AS band FROM entries) t USING (band, hash)) "
         "SELECT h.position, e.id, e.row, e.shard, e.filename, e.sketch FROM hits h JOIN entries e USING (filename, id) "
