@@ -20,14 +20,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from climb.core.config_sections import (RATER_FORMS, BenchmarkTarget, ClusteringConfig, CorpusConfig, CsvOptions,
-                                        DedupConfig, NearDedupConfig,
+                                        ContaminationConfig, DedupConfig, NearDedupConfig,
                                         DeploymentConfig, EmbeddingConfig, ExportConfig, FastTextRaterConfig,
                                         GpuPodConfig, LengthFilters, ProxyConfigSection, QualityConfig, RaterChoice,
                                         RaterName, ReclusterConfig, SearchConfig, TargetConfig, TokenizerConfig,
                                         TrainedRaterConfig, _Section)
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_STORAGE_ROOT", "RATER_FORMS", "BenchmarkTarget", "ClimbConfig",
-           "ClusteringConfig", "ConfigError", "CorpusConfig", "CsvOptions", "DedupConfig", "NearDedupConfig", "DeploymentConfig", "EmbeddingConfig",
+           "ClusteringConfig", "ConfigError", "ContaminationConfig", "CorpusConfig", "CsvOptions", "DedupConfig", "NearDedupConfig", "DeploymentConfig", "EmbeddingConfig",
            "ExportConfig", "FastTextRaterConfig", "GpuPodConfig", "LengthFilters", "ProxyConfigSection",
            "QualityConfig", "RaterChoice", "RaterName", "ReclusterConfig", "SearchConfig", "TargetConfig",
            "TokenizerConfig", "TrainedRaterConfig", "load_config"]
