@@ -121,17 +121,19 @@ def _shard_rows(storage: Storage, key: str, fine_to_super: np.ndarray) -> pa.Tab
     })
 
 
-def _left_out(rows: pa.Table, key: str, reasons: dict[int, str], contaminated: pa.Table) -> tuple[pa.Table, list[dict]]:
-    """(the rows ClimbLab keeps, a pruned.parquet row for each other one): contaminated first, then pruned."""
+def _left_out(rows: pa.Table, key: str, reasons: dict[int, str],
+              contaminated: pa.Table) -> tuple[pa.Table, pa.Table, list[dict]]:
+    """(the rows ClimbLab keeps, the contaminated rows, a pruned.parquet row for each row left out); a contaminated
+    document is reported as such even in a pruned cluster, so target_set and climblab count the same documents."""
     hit = pc.is_in(rows.column("id"), value_set=contaminated.column("id"))
+    gone, rows = rows.filter(hit), rows.filter(pc.invert(hit))
     why = {r["id"]: r for r in contaminated.select(["id", "reason", "detail"]).to_pylist()}
     out = [{"id": r["id"], "shard": key, "fine_cluster_id": r["fine_cluster_id"], "reason": why[r["id"]]["reason"],
-            "detail": why[r["id"]]["detail"]} for r in rows.filter(hit).select(["id", "fine_cluster_id"]).to_pylist()]
-    rows = rows.filter(pc.invert(hit))
+            "detail": why[r["id"]]["detail"]} for r in gone.select(["id", "fine_cluster_id"]).to_pylist()]
     out += [{"id": r["id"], "shard": key, "fine_cluster_id": r["fine_cluster_id"],
              "reason": reasons[r["fine_cluster_id"]], "detail": None}
             for r in rows.filter(pc.equal(rows.column("cluster_id"), -1)).select(["id", "fine_cluster_id"]).to_pylist()]
-    return rows, out
+    return rows, gone, out
 
 
 def _recount(supers: list[dict], removed: dict[int, list[int]]) -> None:
@@ -176,10 +178,8 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, co
                                                     vocab_size=tokenizer.get_vocab_size(), eos_id=eos_id(tokenizer))
                   for s in supers}
         for index, key in enumerate(sorted(shard_keys)):
-            every = _shard_rows(storage, key, fine_to_super)
-            rows, left_out = _left_out(every, key, reasons, contaminated)
+            rows, gone, left_out = _left_out(_shard_rows(storage, key, fine_to_super), key, reasons, contaminated)
             pruned += left_out
-            gone = every.filter(pc.is_in(every.column("id"), value_set=contaminated.column("id")))
             for sid, tokens in zip(gone.column("cluster_id").to_pylist(), gone.column("token_count").to_pylist()):
                 removed.setdefault(sid, []).append(tokens)
             cluster = rows.column("cluster_id").to_numpy()
