@@ -81,3 +81,20 @@ def test_jaccard_misses_the_embedded_paragraph(case):
 def test_each_setting_decides(case, settings, expected):
     """Threshold, window and n-gram length each change what is found."""
     assert set(_found(case, **settings)) == expected
+
+
+@pytest.mark.parametrize("section, problem", [
+    ("{threshold: 1.5}", "dedup.contamination.threshold"),
+    ("{ngram: 0}", "dedup.contamination.ngram"),
+    ("{boilerplate_documents: 1}", "dedup.contamination.boilerplate_documents"),
+    ("{windw: 40}", "window"),  # an unknown key names the nearest valid one
+])
+def test_the_section_is_validated(tmp_path, section, problem):
+    """dedup.contamination is checked at load, the error naming the key; null turns decontamination off."""
+    from climb.core.config import ConfigError, load_config
+
+    (tmp_path / "climb.yaml").write_text(f"corpus: {{paths: ['x']}}\ndedup: {{contamination: {section}}}\n")
+    with pytest.raises(ConfigError, match=problem.replace(".", r"\.")):
+        load_config(tmp_path / "climb.yaml")
+    (tmp_path / "off.yaml").write_text("corpus: {paths: ['x']}\ndedup: {contamination: null}\n")
+    assert load_config(tmp_path / "off.yaml").dedup.contamination is None
