@@ -5,9 +5,10 @@
   token_count — Hive-partitioned, readable with pyarrow, DuckDB and `datasets`;
 - `clusters.parquet`: one row per super-cluster (id, label, keywords, documents, tokens, rater means,
   member fine clusters);
-- `pruned.parquet`: every kept document ClimbLab leaves out (id, shard, fine cluster, reason, detail): those of
-  pruned fine clusters (`prune:*`) and those overlapping the search target (`contamination:target`, found by
-  the `target_set` asset; this reason wins over pruning, so the two assets report the same count);
+- `pruned.parquet`: every kept document ClimbLab leaves out (id, shard, fine cluster, reason, detail): those
+  removed by an asset before it (`contamination:target` from `target_set`, `duplicate:semantic` from
+  `semantic_duplicates`; such a reason wins over pruning, so both assets report the same count), then those of
+  pruned fine clusters (`prune:*`);
 - `_token_stores/cluster_id=<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
   the leading underscore keeps them out of Parquet dataset discovery.
 `<root>/tokenizer/`: the tokenizer (trained byte-level BPE or the user's), loadable with AutoTokenizer.
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 import logging
 import shutil
 import tempfile
@@ -45,8 +47,8 @@ PRUNED_SCHEMA = pa.schema([("id", pa.string()), ("shard", pa.string()), ("fine_c
 class ClimbLabReport:
     clusters: list[dict]
     documents: int
-    pruned_documents: int
-    contaminated_documents: int
+    pruned_documents: int  # of pruned fine clusters
+    removed: dict[str, int]  # documents left out by an earlier asset, per reason
     tokens: int
     seconds: float
     path: str
@@ -121,13 +123,25 @@ def _shard_rows(storage: Storage, key: str, fine_to_super: np.ndarray) -> pa.Tab
     })
 
 
+def _first_reason(removed: Sequence[pa.Table]) -> pa.Table:
+    """(id, reason, detail) of the documents to leave out, one row per id: the earliest table's wins."""
+    rows, seen = [], set()
+    for table in removed:
+        for row in table.select(["id", "reason", "detail"]).to_pylist():
+            if row["id"] not in seen:
+                seen.add(row["id"])
+                rows.append(row)
+    return pa.Table.from_pylist(rows, schema=pa.schema([("id", pa.string()), ("reason", pa.string()),
+                                                        ("detail", pa.string())]))
+
+
 def _left_out(rows: pa.Table, key: str, reasons: dict[int, str],
-              contaminated: pa.Table) -> tuple[pa.Table, pa.Table, list[dict]]:
-    """(the rows ClimbLab keeps, the contaminated rows, a pruned.parquet row for each row left out); a contaminated
-    document is reported as such even in a pruned cluster, so target_set and climblab count the same documents."""
-    hit = pc.is_in(rows.column("id"), value_set=contaminated.column("id"))
+              removed: pa.Table) -> tuple[pa.Table, pa.Table, list[dict]]:
+    """(the rows ClimbLab keeps, the removed rows, a pruned.parquet row for each row left out); a removed document
+    keeps its reason even in a pruned cluster, so the asset that removed it and climblab count the same."""
+    hit = pc.is_in(rows.column("id"), value_set=removed.column("id"))
     gone, rows = rows.filter(hit), rows.filter(pc.invert(hit))
-    why = {r["id"]: r for r in contaminated.select(["id", "reason", "detail"]).to_pylist()}
+    why = {r["id"]: r for r in removed.to_pylist()}
     out = [{"id": r["id"], "shard": key, "fine_cluster_id": r["fine_cluster_id"], "reason": why[r["id"]]["reason"],
             "detail": why[r["id"]]["detail"]} for r in gone.select(["id", "fine_cluster_id"]).to_pylist()]
     out += [{"id": r["id"], "shard": key, "fine_cluster_id": r["fine_cluster_id"],
@@ -137,7 +151,7 @@ def _left_out(rows: pa.Table, key: str, reasons: dict[int, str],
 
 
 def _recount(supers: list[dict], removed: dict[int, list[int]]) -> None:
-    """Documents, tokens and token shares of the super-clusters after the contaminated documents left."""
+    """Documents, tokens and token shares of the super-clusters after the removed documents left."""
     for s in supers:
         gone = removed.get(s["cluster_id"], [])
         s["documents"], s["tokens"] = s["documents"] - len(gone), s["tokens"] - sum(gone)
@@ -146,7 +160,7 @@ def _recount(supers: list[dict], removed: dict[int, list[int]]) -> None:
         s["token_share"] = s["tokens"] / total if total else 0.0
 
 
-def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, contaminated: pa.Table | None = None,
+def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, removed: Sequence[pa.Table] = (),
                    log: logging.Logger | None = None) -> ClimbLabReport:
     """Write ClimbLab: Parquet per super-cluster and shard, token stores, clusters.parquet, pruned.parquet.
 
@@ -154,9 +168,9 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, co
         storage: holds every upstream asset and receives `climblab`.
         shard_keys: the shards of the corpus.
         tokenizer: the project tokenizer (token stores).
-        contaminated: documents to leave out, with `id`, `reason` and `detail` columns (the target set's
-            contaminated.parquet); None: none. Super-cluster documents, tokens and token shares are recounted
-            without them.
+        removed: tables of documents to leave out, with `id`, `reason` and `detail` columns (the target set's
+            contaminated documents, the semantic duplicates); a document in several keeps the earliest table's
+            reason. Super-cluster documents, tokens and token shares are recounted without them.
         log: progress per shard.
     """
     log = log or logging.getLogger(__name__)
@@ -169,19 +183,19 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, co
     supers = storage.read_table("super_clusters", "super_clusters.parquet").to_pylist()
     reasons = {r["fine_cluster_id"]: r["prune_reason"] for r in storage.read_table("clusters", "clusters.parquet").to_pylist()}
     local = None if storage.is_local else tempfile.mkdtemp(prefix="climb-token-stores-")
-    contaminated = contaminated if contaminated is not None else PRUNED_SCHEMA.empty_table()
+    removed = _first_reason(removed)
     pruned: list[dict] = []
-    removed: dict[int, list[int]] = {}  # super-cluster -> token counts of its contaminated documents
+    gone_tokens: dict[int, list[int]] = {}  # super-cluster -> token counts of its removed documents
     with storage.write_partition(CLIMBLAB) as writer:
         base = f"{writer.path if local is None else local}/{TOKEN_STORES}"
         stores = {s["cluster_id"]: TokenStoreWriter(f"{base}/cluster_id={s['cluster_id']}",
                                                     vocab_size=tokenizer.get_vocab_size(), eos_id=eos_id(tokenizer))
                   for s in supers}
         for index, key in enumerate(sorted(shard_keys)):
-            rows, gone, left_out = _left_out(_shard_rows(storage, key, fine_to_super), key, reasons, contaminated)
+            rows, gone, left_out = _left_out(_shard_rows(storage, key, fine_to_super), key, reasons, removed)
             pruned += left_out
             for sid, tokens in zip(gone.column("cluster_id").to_pylist(), gone.column("token_count").to_pylist()):
-                removed.setdefault(sid, []).append(tokens)
+                gone_tokens.setdefault(sid, []).append(tokens)
             cluster = rows.column("cluster_id").to_numpy()
             for sid in np.unique(cluster[cluster >= 0]):
                 part = rows.filter(pc.equal(rows.column("cluster_id"), int(sid)))
@@ -195,16 +209,16 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, co
         else:  # written in place: record the files in the manifest
             writer.files.extend(f"{TOKEN_STORES}/cluster_id={sid}/{name}" for sid in infos
                                 for name in ("tokens.bin", "offsets.npy", "meta.json"))
-        _recount(supers, removed)
+        _recount(supers, gone_tokens)
         for s in supers:
             s["store_tokens"] = infos[s["cluster_id"]].n_tokens  # includes one end-of-text token per document
         writer.write_table("clusters.parquet", pa.Table.from_pylist(supers))
         writer.write_table("pruned.parquet", pa.Table.from_pylist(pruned, schema=PRUNED_SCHEMA))
     if local is not None:
         shutil.rmtree(local, ignore_errors=True)
-    n_contaminated = sum(len(tokens) for tokens in removed.values())
+    by_reason = dict(Counter(r["reason"] for r in pruned if not r["reason"].startswith("prune:")))
     return ClimbLabReport(clusters=supers, documents=sum(s["documents"] for s in supers),
-                          pruned_documents=len(pruned) - n_contaminated, contaminated_documents=n_contaminated,
+                          pruned_documents=len(pruned) - sum(by_reason.values()), removed=by_reason,
                           tokens=sum(s["tokens"] for s in supers), seconds=round(time.perf_counter() - started, 3),
                           path=storage.require(CLIMBLAB))
 
@@ -215,8 +229,8 @@ def token_store(storage: Storage, cluster_id: int) -> TokenStore:
 
 
 def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, dict]:
-    """Every kept, unpruned, uncontaminated document in exactly one super-cluster; those left out (pruned or
-    contaminated) accounted; shares sum to 1."""
+    """Every kept document in exactly one super-cluster or in pruned.parquet (pruned, contaminated, semantic
+    duplicate); shares sum to 1."""
     path = storage.require(CLIMBLAB)
     con = storage.duckdb()
     counts = dict(con.execute(
@@ -226,14 +240,15 @@ def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, 
         f"SELECT count(DISTINCT id), count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet')").fetchone()
     con.close()
     clusters = storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist()
-    left_out = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["id", "reason"])
-    pruned = left_out.num_rows
-    contaminated = pc.sum(pc.starts_with(left_out.column("reason"), "contamination:")).as_py() or 0
+    left_out = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["reason"]).column("reason").to_pylist()
+    pruned = len(left_out)
+    by_reason = Counter(left_out)
     kept_documents = sum(storage.read_json("documents", "stats.json", key)["kept"] for key in shard_keys)
     share = sum(c["token_share"] for c in clusters)
     per_cluster = all(counts.get(c["cluster_id"], 0) == c["documents"] for c in clusters)
     details = {"documents_in_climblab": int(unique_ids[1]), "distinct_ids": int(unique_ids[0]),
-               "pruned": pruned - contaminated, "contaminated": contaminated,
+               "pruned": sum(n for r, n in by_reason.items() if r.startswith("prune:")),
+               "contaminated": by_reason["contamination:target"], "semantic_duplicates": by_reason["duplicate:semantic"],
                "kept_documents": kept_documents, "token_share_sum": round(share, 12),
                "cluster_counts_match_profiles": per_cluster}
     passed = (unique_ids[0] == unique_ids[1] and unique_ids[1] + pruned == kept_documents and per_cluster

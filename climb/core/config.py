@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from climb.core.config_sections import (RATER_FORMS, BenchmarkTarget, ClusteringConfig, CorpusConfig, CsvOptions,
-                                        ContaminationConfig, DedupConfig, NearDedupConfig,
+                                        ContaminationConfig, DedupConfig, NearDedupConfig, SemanticDedupConfig,
                                         DeploymentConfig, EmbeddingConfig, ExportConfig, FastTextRaterConfig,
                                         GpuPodConfig, LengthFilters, ProxyConfigSection, QualityConfig, RaterChoice,
                                         RaterName, ReclusterConfig, SearchConfig, TargetConfig, TokenizerConfig,
@@ -29,7 +29,7 @@ from climb.core.config_sections import (RATER_FORMS, BenchmarkTarget, Clustering
 __all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_STORAGE_ROOT", "RATER_FORMS", "BenchmarkTarget", "ClimbConfig",
            "ClusteringConfig", "ConfigError", "ContaminationConfig", "CorpusConfig", "CsvOptions", "DedupConfig", "NearDedupConfig", "DeploymentConfig", "EmbeddingConfig",
            "ExportConfig", "FastTextRaterConfig", "GpuPodConfig", "LengthFilters", "ProxyConfigSection",
-           "QualityConfig", "RaterChoice", "RaterName", "ReclusterConfig", "SearchConfig", "TargetConfig",
+           "QualityConfig", "RaterChoice", "RaterName", "ReclusterConfig", "SearchConfig", "SemanticDedupConfig", "TargetConfig",
            "TokenizerConfig", "TrainedRaterConfig", "load_config"]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "demo" / "climb.yaml"

@@ -77,9 +77,17 @@ class ContaminationConfig(_Section):
     boilerplate_documents: int | None = Field(default=2, ge=2)  # n-grams in this many target documents are ignored
 
 
+class SemanticDedupConfig(_Section):
+    """Semantic duplicates (SemDeDup) inside each fine cluster, on the stored embeddings (docs/method.md)."""
+
+    eps: float = Field(default=0.05, gt=0, lt=1)  # a pair with cosine > 1 - eps is a duplicate
+    keep: Literal["centroid", "rating"] = "centroid"  # which of a group stays: nearest the centroid | best rated
+
+
 class DedupConfig(_Section):
     near: NearDedupConfig | None = NearDedupConfig()  # null: exact duplicates only
     contamination: ContaminationConfig | None = ContaminationConfig()  # null: training text may overlap the target
+    semantic: SemanticDedupConfig | None = None  # off by default: {eps: 0.05, keep: centroid} turns it on
 
 
 class EmbeddingConfig(_Section):

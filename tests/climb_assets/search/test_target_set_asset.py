@@ -1,11 +1,13 @@
-"""Decontamination through Dagster: `target_set` finds the training documents overlapping the target, reports them
-per split, and `climblab` leaves them out with their reason while its accounting still balances."""
+"""Removals after ingest through Dagster: `target_set` finds the training documents overlapping the target and
+reports them per split, `semantic_duplicates` finds near-identical embeddings in a fine cluster, and `climblab`
+leaves both out with their reasons while its accounting still balances."""
 
 from __future__ import annotations
 
 import json
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -17,6 +19,7 @@ from climb_assets.climblab.checks import climblab_accounted
 from climb_assets.corpus.assets import documents
 from climb_assets.partitions import SHARDS
 from climb_assets.search.assets import build_search_assets
+from climb_assets.semantic.assets import semantic_duplicates
 from resources import ProjectResource
 from tests.climb.search.test_contamination import _abstracts, _edit, _news
 
@@ -44,13 +47,16 @@ def project(tmp_path_factory):
     _write_jsonl(root / "corpus" / "b.jsonl", b)
     (root / "climb.yaml").write_text(
         "corpus: {paths: ['corpus/*.jsonl'], id_field: id}\ntokenizer: {train_vocab_size: 300}\n"
-        "proxy: {sequence_length: 32}\ntarget: {text: ['target.jsonl'], holdout_fraction: 0.3}\n")
+        "proxy: {sequence_length: 32}\ntarget: {text: ['target.jsonl'], holdout_fraction: 0.3}\n"
+        "dedup: {semantic: {eps: 0.01, keep: centroid}}\n")
     return ProjectResource(config_path=str(root / "climb.yaml"), home=str(root / "home"))
 
 
 def _fake_clusters(storage, shard_texts: dict[str, list[dict]]) -> None:
-    """Committed cluster_assignments, quality_scores, clusters and super_clusters for the shards (fine cluster by
-    row, `b-embedded` in the pruned one), so climblab runs without embedding anything."""
+    """Committed embeddings, cluster_assignments, quality_scores, clusters and super_clusters for the shards (fine
+    cluster by row, `b-embedded` in the pruned one), so climblab runs without embedding anything. The vectors are
+    random but a12's copies a10's (fine cluster 0, a10 nearer the centroid)."""
+    rng = np.random.default_rng(0)
     supers = {0: {"cluster_id": 0, "label": "zero", "documents": 0, "tokens": 0},
               1: {"cluster_id": 1, "label": "one", "documents": 0, "tokens": 0}}
     for key, rows in shard_texts.items():
@@ -61,9 +67,15 @@ def _fake_clusters(storage, shard_texts: dict[str, list[dict]]) -> None:
                 supers[f]["documents"] += 1
                 supers[f]["tokens"] += n
         ids = [r["id"] for r in rows]
+        vectors = rng.normal(size=(len(ids), 16))
+        if key == "a.jsonl":
+            vectors[12] = vectors[10]
+        with storage.write_partition("embeddings", key) as writer:
+            writer.write_array("embeddings.npy", (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float16))
         with storage.write_partition("cluster_assignments", key) as writer:
             writer.write_table("assignments.parquet", pa.table({
-                "id": ids, "fine_cluster_id": pa.array(fine, pa.int32()), "token_count": pa.array(tokens, pa.int64())}))
+                "id": ids, "fine_cluster_id": pa.array(fine, pa.int32()), "token_count": pa.array(tokens, pa.int64()),
+                "distance": np.linspace(0.1, 1.0, len(ids))}))
         with storage.write_partition("quality_scores", key) as writer:
             writer.write_table("quality_scores.parquet", pa.table({"id": ids, **{r: [3.0] * len(ids) for r in RATERS}}))
     total = sum(s["tokens"] for s in supers.values())
@@ -79,11 +91,12 @@ def _fake_clusters(storage, shard_texts: dict[str, list[dict]]) -> None:
             [{**s, "token_share": s["tokens"] / total} for s in supers.values()]))
 
 
-def test_contaminated_documents_are_reported_and_left_out_of_climblab(project):
+def test_contaminated_and_semantic_duplicates_are_reported_and_left_out_of_climblab(project):
     """target_set: contaminated.parquet lists exactly a-edited and b-embedded with reason contamination:target and
-    their target document; the metadata counts them per split. climblab: neither is in any super-cluster, both
-    are in pruned.parquet with that reason (b-embedded's pruned cluster does not hide it), the super-cluster
-    counts drop by a-edited, and climblab_accounted passes."""
+    their target document; the metadata counts them per split. semantic_duplicates: exactly a12, twin a10.
+    climblab: none of the three is in any super-cluster, all are in pruned.parquet with their reason
+    (b-embedded's pruned cluster does not hide it), the super-cluster counts drop by a-edited and a12, and
+    climblab_accounted passes."""
     storage = project.storage()
     target_set = build_search_assets([1])[0]
     with dg.instance_for_test() as instance:
@@ -97,6 +110,7 @@ def test_contaminated_documents_are_reported_and_left_out_of_climblab(project):
         contaminated = {r["id"]: r for r in storage.read_table("target_set", "contaminated.parquet").to_pylist()}
         _fake_clusters(storage, {key: storage.read_table("documents", "documents.parquet", key).to_pylist()
                                  for key in ("a.jsonl", "b.jsonl")})
+        semantic = dg.materialize([semantic_duplicates], instance=instance, resources={"project": project})
         built = dg.materialize([climblab, climblab_accounted], instance=instance, resources={"project": project})
     assert set(contaminated) == {"a-edited", "b-embedded"}
     assert {r["reason"] for r in contaminated.values()} == {"contamination:target"}
@@ -108,14 +122,21 @@ def test_contaminated_documents_are_reported_and_left_out_of_climblab(project):
     assert metadata["contaminated_documents"] == 2
     assert (metadata["contaminated_search_documents"], metadata["contaminated_holdout_documents"]) == (
         expected["search"], expected["holdout"])
+    assert semantic.success
+    assert semantic.asset_materializations_for_node("semantic_duplicates")[0].metadata["duplicates"].value == 1
+    [duplicate] = storage.read_table("semantic_duplicates", "semantic_duplicates.parquet").to_pylist()
+    assert (duplicate["id"], duplicate["twin"], duplicate["reason"]) == ("a12", "a10", "duplicate:semantic")
     assert built.success
     [check] = built.get_asset_check_evaluations()
     assert check.passed and check.metadata["contaminated"].value == 2
+    assert check.metadata["semantic_duplicates"].value == 1
     left_out = {r["id"]: r for r in storage.read_table("climblab", "pruned.parquet").to_pylist()}
     assert {i for i, r in left_out.items() if r["reason"] == "contamination:target"} == {"a-edited", "b-embedded"}
+    assert left_out["a12"]["reason"] == "duplicate:semantic" and "duplicate of a10" in left_out["a12"]["detail"]
     assert left_out["a-edited"]["detail"] == contaminated["a-edited"]["detail"]
     kept = storage.duckdb().execute(
         f"SELECT id FROM read_parquet('{storage.require('climblab')}/cluster_id=*/*.parquet')").fetchall()
-    assert not {"a-edited", "b-embedded"} & {i for (i,) in kept} and len(kept) == 100
+    assert not {"a-edited", "b-embedded", "a12"} & {i for (i,) in kept} and len(kept) == 99
     climblab_metadata = built.asset_materializations_for_node("climblab")[0].metadata
-    assert climblab_metadata["contaminated_documents"].value == 2 and climblab_metadata["documents"].value == 100
+    assert climblab_metadata["contaminated_documents"].value == 2 and climblab_metadata["documents"].value == 99
+    assert climblab_metadata["semantic_duplicates"].value == 1
