@@ -83,6 +83,20 @@ def test_each_setting_decides(case, settings, expected):
     assert set(_found(case, **settings)) == expected
 
 
+@pytest.mark.parametrize("boilerplate, found", [(None, 2), (2, 0)])
+def test_markup_shared_by_target_documents_is_ignored(boilerplate, found):
+    """AG News's Washington Post articles end in the same HTML footer (22 word 8-grams): with two of them as the
+    target, the other two, unrelated stories, hold 0.51 of a window through the footer alone; the boilerplate
+    rule (n-grams in 2+ target documents ignored) leaves them at 0.12."""
+    news = _news(2000)
+    post = [text for text in news if "The Washington Post&lt;/B&gt;" in text]
+    assert len(post) == 4
+    targets = [TargetDocument(f"news.jsonl row {i}", "search", text) for i, text in enumerate(post[:2])]
+    table = find_contamination([("shard-a", ["c", "d"], post[2:])],
+                               TargetIndex(targets, ContaminationSettings(boilerplate_documents=boilerplate)))
+    assert table.num_rows == found
+
+
 @pytest.mark.parametrize("section, problem", [
     ("{threshold: 1.5}", "dedup.contamination.threshold"),
     ("{ngram: 0}", "dedup.contamination.ngram"),
