@@ -85,6 +85,15 @@ def _corpus_rows(storage: Storage, shard_keys: Sequence[str], keep: str) -> pa.T
                                             ("shard", "ascending"), ("row", "ascending")])
 
 
+def _gather(vectors: Sequence[np.ndarray], shard: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """(n, d) float32: the vectors of one cluster, read shard by shard (one fancy index per shard)."""
+    out = np.empty((len(shard), vectors[0].shape[1]), dtype=np.float32)
+    for s in np.unique(shard):
+        at = np.flatnonzero(shard == s)
+        out[at] = vectors[s][row[at]]
+    return out
+
+
 def find_semantic_duplicates(*, storage: Storage, shard_keys: Sequence[str], settings: SemanticSettings,
                              log: logging.Logger | None = None) -> pa.Table:
     """The semantic duplicates of the corpus (SCHEMA), one row per document removed.
@@ -107,8 +116,7 @@ def find_semantic_duplicates(*, storage: Storage, shard_keys: Sequence[str], set
         if hi - lo < 2:
             continue
         members = np.arange(lo, hi)
-        x = np.stack([vectors[shard[m]][row[m]] for m in members])  # (n, d): one cluster in memory at a time
-        duplicate, twin, cosine = earlier_twins(x, eps=settings.eps)
+        duplicate, twin, cosine = earlier_twins(_gather(vectors, shard[lo:hi], row[lo:hi]), eps=settings.eps)
         for i in np.flatnonzero(duplicate):
             m, t = members[i], members[twin[i]]
             out.append({"id": ids[m], "shard": keys[shard[m]], "fine_cluster_id": int(fine[m]),

@@ -49,33 +49,38 @@ def test_eps_decides():
 FINE = np.array([0 if i in (0, 2, 5, 10, 20, 30, 39) else 1 + i % 2 for i in range(40)])  # rows 1 and 16: 2 and 1
 
 
-def _storage(tmp_path, x: np.ndarray) -> Storage:
-    """One shard: the vectors in three fine clusters (FINE); distances rise with the row; ratings fall with it
-    except row 39's, the best rated."""
+def _storage(tmp_path, x: np.ndarray, shards: int) -> tuple[Storage, list[str]]:
+    """The vectors as `shards` shards of consecutive rows, in three fine clusters (FINE); distances rise with the
+    row; ratings fall with it except row 39's, the best rated."""
     storage, n = Storage(str(tmp_path)), len(x)
-    ids = [f"d{i}" for i in range(n)]
-    with storage.write_partition("embeddings", "s") as writer:
-        writer.write_array("embeddings.npy", x.astype(np.float16))
-    with storage.write_partition("cluster_assignments", "s") as writer:
-        writer.write_table("assignments.parquet", pa.table({
-            "id": ids, "fine_cluster_id": pa.array(FINE, pa.int32()), "distance": np.linspace(0.1, 1, n)}))
     rating = np.linspace(4, 1, n)
     rating[39] = 5.0
-    with storage.write_partition("quality_scores", "s") as writer:
-        writer.write_table("quality_scores.parquet", pa.table({"id": ids, **{r: rating for r in RATERS}}))
-    return storage
+    keys = []
+    for index, rows in enumerate(np.array_split(np.arange(n), shards)):
+        key, ids = f"s{index}", [f"d{i}" for i in rows]
+        with storage.write_partition("embeddings", key) as writer:
+            writer.write_array("embeddings.npy", x[rows].astype(np.float16))
+        with storage.write_partition("cluster_assignments", key) as writer:
+            writer.write_table("assignments.parquet", pa.table({
+                "id": ids, "fine_cluster_id": pa.array(FINE[rows], pa.int32()), "distance": np.linspace(0.1, 1, n)[rows]}))
+        with storage.write_partition("quality_scores", key) as writer:
+            writer.write_table("quality_scores.parquet", pa.table({"id": ids, **{r: rating[rows] for r in RATERS}}))
+        keys.append(key)
+    return storage, keys
 
 
+@pytest.mark.parametrize("shards", [1, 3])
 @pytest.mark.parametrize("keep, removed", [
     ("centroid", {"d10", "d20", "d30", "d39"}),  # the nearer (lower row) of each pair stays
     ("rating", {"d0", "d10", "d20", "d30"}),  # d39 is the best rated: d0, its twin, goes instead
 ])
-def test_keep_rule_chooses_the_survivor(tmp_path, keep, removed):
-    """In fine cluster 0 the later-ranked of each near-copy pair goes, with a detail naming its twin; d16 and d1,
-    near-copies in different fine clusters, both stay (only pairs inside a cluster are compared)."""
+def test_keep_rule_chooses_the_survivor(tmp_path, keep, removed, shards):
+    """In fine cluster 0 the later-ranked of each near-copy pair goes, with a detail naming its twin, whether the
+    pair shares a shard or not; d16 and d1, near-copies in different fine clusters, both stay (only pairs inside a
+    cluster are compared)."""
     x, _ = _cluster()
-    table = find_semantic_duplicates(storage=_storage(tmp_path, x), shard_keys=["s"],
-                                     settings=SemanticSettings(eps=0.01, keep=keep))
+    storage, keys = _storage(tmp_path, x, shards)
+    table = find_semantic_duplicates(storage=storage, shard_keys=keys, settings=SemanticSettings(eps=0.01, keep=keep))
     rows = {r["id"]: r for r in table.to_pylist()}
     assert set(rows) == removed
     assert {r["reason"] for r in rows.values()} == {"duplicate:semantic"}
