@@ -20,7 +20,7 @@ from climb_assets.corpus.sensors import new_shards_sensor
 from climb_assets.deployment import executor_for, gpu_op_tags
 from climb_assets.partitions import CORPUS_JOB, SHARD_JOB, shards_partitions
 from climb_assets.search.assets import build_search_assets
-from climb_assets.semantic.assets import cluster_assignments, clusters, gpu_steps, super_clusters
+from climb_assets.semantic.assets import cluster_assignments, clusters, gpu_steps, semantic_duplicates, super_clusters
 from climb_assets.semantic.checks import assignments_complete, embeddings_aligned_and_normalised
 from climb_assets.semantic.sensors import build_recluster_sensor
 from climb_assets.versions import with_code_versions
@@ -61,7 +61,7 @@ def build_definitions(config: ClimbConfig) -> dg.Definitions:
     search = build_search_assets(config.search.rounds, gpu_op_tags=gpu_tags)
     search_checks = [a for a in search if isinstance(a, dg.AssetChecksDefinition)]
     assets = with_code_versions([documents, embeddings, quality_scores, centroids, cluster_assignments, clusters,
-                                 super_clusters, tokenizer, climblab, *[a for a in search if a not in search_checks],
+                                 super_clusters, semantic_duplicates, tokenizer, climblab, *[a for a in search if a not in search_checks],
                                  climbmix], config)
     jobs = [
         dg.define_asset_job(SHARD_JOB, selection=_of_partitioning(assets, shards_partitions),

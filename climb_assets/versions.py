@@ -17,7 +17,7 @@ from climb.core import ClimbConfig, content_hash
 # Bump an engine's number when, for the same inputs and configuration, it would write different output.
 ENGINE_VERSIONS = {
     "documents": 2, "quality_scores": 1, "embeddings": 1, "centroids": 1, "cluster_assignments": 1,
-    "clusters": 1, "super_clusters": 1, "tokenizer": 1, "climblab": 1, "target_set": 1,
+    "clusters": 1, "super_clusters": 1, "semantic_duplicates": 1, "tokenizer": 1, "climblab": 2, "target_set": 2,
     "candidate_mixtures": 1, "proxy_runs": 1, "predictor": 1, "optimal_mixture": 1, "climbmix": 1,
 }
 EXECUTION_FIELDS = {"batch_size", "device", "threads", "use_gpu", "workers", "recluster", "paths"}
@@ -44,9 +44,10 @@ SETTINGS: dict[str, Callable[[ClimbConfig], dict]] = {
     "clusters": lambda c: _settings(c, "clustering", ("prune",)),
     "super_clusters": lambda c: _settings(c, "clustering", ("merge_threshold", "target_super_clusters",
                                                             "max_token_share")),
+    "semantic_duplicates": lambda c: _settings(c, "dedup", ("semantic",)),
     "tokenizer": lambda c: _sections(c, "tokenizer"),
     "climblab": lambda c: {},
-    "target_set": lambda c: _sections(c, "target"),
+    "target_set": lambda c: {**_sections(c, "target"), "dedup": _settings(c, "dedup", ("contamination",))},
     "candidate_mixtures": lambda c: _sections(c, *SEARCH),
     "proxy_runs": lambda c: _sections(c, *SEARCH),
     "predictor": lambda c: _sections(c, *SEARCH),

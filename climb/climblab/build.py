@@ -5,7 +5,10 @@
   token_count — Hive-partitioned, readable with pyarrow, DuckDB and `datasets`;
 - `clusters.parquet`: one row per super-cluster (id, label, keywords, documents, tokens, rater means,
   member fine clusters);
-- `pruned.parquet`: every kept document that pruning removed (id, shard, fine cluster, reason);
+- `pruned.parquet`: every kept document ClimbLab leaves out (id, shard, fine cluster, reason, detail): those
+  removed by an asset before it (`contamination:target` from `target_set`, `duplicate:semantic` from
+  `semantic_duplicates`; such a reason wins over pruning, so both assets report the same count), then those of
+  pruned fine clusters (`prune:*`);
 - `_token_stores/cluster_id=<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
   the leading underscore keeps them out of Parquet dataset discovery.
 `<root>/tokenizer/`: the tokenizer (trained byte-level BPE or the user's), loadable with AutoTokenizer.
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 import logging
 import shutil
 import tempfile
@@ -35,13 +39,16 @@ CLIMBLAB = "climblab"
 TOKENIZER = "tokenizer"
 TOKEN_STORES = "_token_stores"
 SHARE_TOLERANCE = 1e-9
+PRUNED_SCHEMA = pa.schema([("id", pa.string()), ("shard", pa.string()), ("fine_cluster_id", pa.int32()),
+                          ("reason", pa.string()), ("detail", pa.string())])
 
 
 @dataclass(frozen=True)
 class ClimbLabReport:
     clusters: list[dict]
     documents: int
-    pruned_documents: int
+    pruned_documents: int  # of pruned fine clusters
+    removed: dict[str, int]  # documents left out by an earlier asset, per reason
     tokens: int
     seconds: float
     path: str
@@ -116,7 +123,44 @@ def _shard_rows(storage: Storage, key: str, fine_to_super: np.ndarray) -> pa.Tab
     })
 
 
-def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer,
+def _first_reason(removed: Sequence[pa.Table]) -> pa.Table:
+    """(id, reason, detail) of the documents to leave out, one row per id: the earliest table's wins."""
+    rows, seen = [], set()
+    for table in removed:
+        for row in table.select(["id", "reason", "detail"]).to_pylist():
+            if row["id"] not in seen:
+                seen.add(row["id"])
+                rows.append(row)
+    return pa.Table.from_pylist(rows, schema=pa.schema([("id", pa.string()), ("reason", pa.string()),
+                                                        ("detail", pa.string())]))
+
+
+def _left_out(rows: pa.Table, key: str, reasons: dict[int, str],
+              removed: pa.Table) -> tuple[pa.Table, pa.Table, list[dict]]:
+    """(the rows ClimbLab keeps, the removed rows, a pruned.parquet row for each row left out); a removed document
+    keeps its reason even in a pruned cluster, so the asset that removed it and climblab count the same."""
+    hit = pc.is_in(rows.column("id"), value_set=removed.column("id"))
+    gone, rows = rows.filter(hit), rows.filter(pc.invert(hit))
+    why = {r["id"]: r for r in removed.to_pylist()}
+    out = [{"id": r["id"], "shard": key, "fine_cluster_id": r["fine_cluster_id"], "reason": why[r["id"]]["reason"],
+            "detail": why[r["id"]]["detail"]} for r in gone.select(["id", "fine_cluster_id"]).to_pylist()]
+    out += [{"id": r["id"], "shard": key, "fine_cluster_id": r["fine_cluster_id"],
+             "reason": reasons[r["fine_cluster_id"]], "detail": None}
+            for r in rows.filter(pc.equal(rows.column("cluster_id"), -1)).select(["id", "fine_cluster_id"]).to_pylist()]
+    return rows, gone, out
+
+
+def _recount(supers: list[dict], removed: dict[int, list[int]]) -> None:
+    """Documents, tokens and token shares of the super-clusters after the removed documents left."""
+    for s in supers:
+        gone = removed.get(s["cluster_id"], [])
+        s["documents"], s["tokens"] = s["documents"] - len(gone), s["tokens"] - sum(gone)
+    total = sum(s["tokens"] for s in supers)
+    for s in supers:
+        s["token_share"] = s["tokens"] / total if total else 0.0
+
+
+def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, removed: Sequence[pa.Table] = (),
                    log: logging.Logger | None = None) -> ClimbLabReport:
     """Write ClimbLab: Parquet per super-cluster and shard, token stores, clusters.parquet, pruned.parquet.
 
@@ -124,6 +168,9 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer,
         storage: holds every upstream asset and receives `climblab`.
         shard_keys: the shards of the corpus.
         tokenizer: the project tokenizer (token stores).
+        removed: tables of documents to leave out, with `id`, `reason` and `detail` columns (the target set's
+            contaminated documents, the semantic duplicates); a document in several keeps the earliest table's
+            reason. Super-cluster documents, tokens and token shares are recounted without them.
         log: progress per shard.
     """
     log = log or logging.getLogger(__name__)
@@ -136,23 +183,25 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer,
     supers = storage.read_table("super_clusters", "super_clusters.parquet").to_pylist()
     reasons = {r["fine_cluster_id"]: r["prune_reason"] for r in storage.read_table("clusters", "clusters.parquet").to_pylist()}
     local = None if storage.is_local else tempfile.mkdtemp(prefix="climb-token-stores-")
+    removed = _first_reason(removed)
     pruned: list[dict] = []
+    gone_tokens: dict[int, list[int]] = {}  # super-cluster -> token counts of its removed documents
     with storage.write_partition(CLIMBLAB) as writer:
         base = f"{writer.path if local is None else local}/{TOKEN_STORES}"
         stores = {s["cluster_id"]: TokenStoreWriter(f"{base}/cluster_id={s['cluster_id']}",
                                                     vocab_size=tokenizer.get_vocab_size(), eos_id=eos_id(tokenizer))
                   for s in supers}
         for index, key in enumerate(sorted(shard_keys)):
-            rows = _shard_rows(storage, key, fine_to_super)
+            rows, gone, left_out = _left_out(_shard_rows(storage, key, fine_to_super), key, reasons, removed)
+            pruned += left_out
+            for sid, tokens in zip(gone.column("cluster_id").to_pylist(), gone.column("token_count").to_pylist()):
+                gone_tokens.setdefault(sid, []).append(tokens)
             cluster = rows.column("cluster_id").to_numpy()
             for sid in np.unique(cluster[cluster >= 0]):
                 part = rows.filter(pc.equal(rows.column("cluster_id"), int(sid)))
                 writer.write_table(f"cluster_id={sid}/part-{index:05d}.parquet", part)
                 for ids in encode_batch(tokenizer, part.column("text").to_pylist()):
                     stores[int(sid)].add(ids)
-            for row in rows.filter(pc.equal(rows.column("cluster_id"), -1)).select(["id", "fine_cluster_id"]).to_pylist():
-                pruned.append({"id": row["id"], "shard": key, "fine_cluster_id": row["fine_cluster_id"],
-                               "reason": reasons[row["fine_cluster_id"]]})
             log.info(f"climblab: {key} done ({index + 1}/{len(shard_keys)})")
         infos = {sid: store.close() for sid, store in stores.items()}
         if local is not None:
@@ -160,15 +209,16 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer,
         else:  # written in place: record the files in the manifest
             writer.files.extend(f"{TOKEN_STORES}/cluster_id={sid}/{name}" for sid in infos
                                 for name in ("tokens.bin", "offsets.npy", "meta.json"))
+        _recount(supers, gone_tokens)
         for s in supers:
             s["store_tokens"] = infos[s["cluster_id"]].n_tokens  # includes one end-of-text token per document
         writer.write_table("clusters.parquet", pa.Table.from_pylist(supers))
-        writer.write_table("pruned.parquet", pa.Table.from_pylist(
-            pruned, schema=pa.schema([("id", pa.string()), ("shard", pa.string()), ("fine_cluster_id", pa.int32()),
-                                      ("reason", pa.string())])))
+        writer.write_table("pruned.parquet", pa.Table.from_pylist(pruned, schema=PRUNED_SCHEMA))
     if local is not None:
         shutil.rmtree(local, ignore_errors=True)
-    return ClimbLabReport(clusters=supers, documents=sum(s["documents"] for s in supers), pruned_documents=len(pruned),
+    by_reason = dict(Counter(r["reason"] for r in pruned if not r["reason"].startswith("prune:")))
+    return ClimbLabReport(clusters=supers, documents=sum(s["documents"] for s in supers),
+                          pruned_documents=len(pruned) - sum(by_reason.values()), removed=by_reason,
                           tokens=sum(s["tokens"] for s in supers), seconds=round(time.perf_counter() - started, 3),
                           path=storage.require(CLIMBLAB))
 
@@ -179,7 +229,8 @@ def token_store(storage: Storage, cluster_id: int) -> TokenStore:
 
 
 def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, dict]:
-    """Every kept, unpruned document in exactly one super-cluster; pruned ones accounted; shares sum to 1."""
+    """Every kept document in exactly one super-cluster or in pruned.parquet (pruned, contaminated, semantic
+    duplicate); shares sum to 1."""
     path = storage.require(CLIMBLAB)
     con = storage.duckdb()
     counts = dict(con.execute(
@@ -189,11 +240,15 @@ def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, 
         f"SELECT count(DISTINCT id), count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet')").fetchone()
     con.close()
     clusters = storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist()
-    pruned = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["id"]).num_rows
+    left_out = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["reason"]).column("reason").to_pylist()
+    pruned = len(left_out)
+    by_reason = Counter(left_out)
     kept_documents = sum(storage.read_json("documents", "stats.json", key)["kept"] for key in shard_keys)
     share = sum(c["token_share"] for c in clusters)
     per_cluster = all(counts.get(c["cluster_id"], 0) == c["documents"] for c in clusters)
-    details = {"documents_in_climblab": int(unique_ids[1]), "distinct_ids": int(unique_ids[0]), "pruned": pruned,
+    details = {"documents_in_climblab": int(unique_ids[1]), "distinct_ids": int(unique_ids[0]),
+               "pruned": sum(n for r, n in by_reason.items() if r.startswith("prune:")),
+               "contaminated": by_reason["contamination:target"], "semantic_duplicates": by_reason["duplicate:semantic"],
                "kept_documents": kept_documents, "token_share_sum": round(share, 12),
                "cluster_counts_match_profiles": per_cluster}
     passed = (unique_ids[0] == unique_ids[1] and unique_ids[1] + pruned == kept_documents and per_cluster

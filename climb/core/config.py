@@ -14,22 +14,22 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from climb.core.config_sections import (RATER_FORMS, BenchmarkTarget, ClusteringConfig, CorpusConfig, CsvOptions,
-                                        DedupConfig, NearDedupConfig,
+                                        ContaminationConfig, DedupConfig, NearDedupConfig, SemanticDedupConfig,
                                         DeploymentConfig, EmbeddingConfig, ExportConfig, FastTextRaterConfig,
                                         GpuPodConfig, LengthFilters, ProxyConfigSection, QualityConfig, RaterChoice,
                                         RaterName, ReclusterConfig, SearchConfig, TargetConfig, TokenizerConfig,
                                         TrainedRaterConfig, _Section)
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_STORAGE_ROOT", "RATER_FORMS", "BenchmarkTarget", "ClimbConfig",
-           "ClusteringConfig", "ConfigError", "CorpusConfig", "CsvOptions", "DedupConfig", "NearDedupConfig", "DeploymentConfig", "EmbeddingConfig",
+           "ClusteringConfig", "ConfigError", "ContaminationConfig", "CorpusConfig", "CsvOptions", "DedupConfig", "NearDedupConfig", "DeploymentConfig", "EmbeddingConfig",
            "ExportConfig", "FastTextRaterConfig", "GpuPodConfig", "LengthFilters", "ProxyConfigSection",
-           "QualityConfig", "RaterChoice", "RaterName", "ReclusterConfig", "SearchConfig", "TargetConfig",
+           "QualityConfig", "RaterChoice", "RaterName", "ReclusterConfig", "SearchConfig", "SemanticDedupConfig", "TargetConfig",
            "TokenizerConfig", "TrainedRaterConfig", "load_config"]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "demo" / "climb.yaml"
@@ -101,14 +101,14 @@ def _format_location(loc: tuple[Any, ...]) -> str:
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The valid keys of the section that `loc` points into (for 'did you mean')."""
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or _is_union_tag(part):
             continue
-        field = model.model_fields.get(part)
-        annotation = getattr(field, "annotation", None)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
+        annotation = getattr(model.model_fields.get(part), "annotation", None)
+        # a section that may be null (`near: NearDedupConfig | None`) is its model's branch of the union
+        models = [a for a in get_args(annotation) or (annotation,) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(models) != 1:
             return []
+        model = models[0]
     return [name for name in model.model_fields if name != "config_path"]
 
 

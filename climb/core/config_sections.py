@@ -69,8 +69,27 @@ class NearDedupConfig(_Section):
         return self
 
 
+class ContaminationConfig(_Section):
+    """Target decontamination (docs/method.md, decontamination): a training document is removed from ClimbLab when
+    it holds at least `threshold` of the distinct word n-grams of some `window`-word window of a target document."""
+
+    ngram: int = Field(default=8, ge=1)  # words per n-gram (a changed word breaks 8 of them, not 13 as in GPT-3's)
+    window: int = Field(default=50, ge=1)  # words per target window (stride: half); a shorter document is one window
+    threshold: float = Field(default=0.5, gt=0, le=1)  # share of a window's n-grams found in the training document
+    boilerplate_documents: int | None = Field(default=2, ge=2)  # n-grams in this many target documents are ignored
+
+
+class SemanticDedupConfig(_Section):
+    """Semantic duplicates (SemDeDup) inside each fine cluster, on the stored embeddings (docs/method.md)."""
+
+    eps: float = Field(default=0.05, gt=0, lt=1)  # a pair with cosine > 1 - eps is a duplicate
+    keep: Literal["centroid", "rating"] = "centroid"  # which of a group stays: nearest the centroid | best rated
+
+
 class DedupConfig(_Section):
     near: NearDedupConfig | None = NearDedupConfig()  # null: exact duplicates only
+    contamination: ContaminationConfig | None = ContaminationConfig()  # null: training text may overlap the target
+    semantic: SemanticDedupConfig | None = None  # off by default: {eps: 0.05, keep: centroid} turns it on
 
 
 class EmbeddingConfig(_Section):

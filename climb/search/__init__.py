@@ -5,9 +5,9 @@ from climb.search.proxy import learnt_settings
 from climb.search.proxy_jobs import CACHE as PROXY_CACHE
 from climb.search.round_runs import commit_round, round_weights, run_round, train_candidate
 from climb.search.rounds import PREDICTOR, fit_round_predictor, propose_candidates, search_space
-from climb.search.target_set import TARGET, prepare_target, target_files_version
+from climb.search.target_set import TARGET, contaminated_documents, prepare_target, target_files_version
 
-__all__ = ["OPTIMAL", "PREDICTOR", "PROXY_CACHE", "TARGET", "choose_optimal", "commit_round", "fit_round_predictor",
+__all__ = ["OPTIMAL", "PREDICTOR", "PROXY_CACHE", "TARGET", "choose_optimal", "commit_round", "contaminated_documents", "fit_round_predictor",
            "learnt_settings", "prepare_target", "propose_candidates", "round_weights", "run_round", "search_space",
            "target_files_version",
            "train_candidate", "verify_mixtures"]

@@ -4,7 +4,10 @@
 - `text_search.npy`, `text_holdout.npy`: (n, length+1) token windows of the target text, split by
   document into what the search optimises and a held-apart verification split;
 - `bench_<name>_search.jsonl`, `bench_<name>_holdout.jsonl`: multiple-choice items, split the same way;
-- `target.json`: the parts (name, kind, metric, weight), the sizes, and `target_id`, a hash of the content.
+- `contaminated.parquet`: the training documents that overlap a target document (climb.search.contamination),
+  which ClimbLab leaves out, each with the target document, its split and the overlap;
+- `target.json`: the parts (name, kind, metric, weight), the sizes, the contamination counts per split, and
+  `target_id`, a hash of the target's content (the training documents removed are not part of it).
 """
 
 from __future__ import annotations
@@ -12,15 +15,20 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from climb.core.config import ClimbConfig
+from climb.core.hashing import content_hash
 from climb.corpus.readers import ReaderOptions, read_shard
 from climb.corpus.shards import Shard, detect_format
 from climb.core.storage import Storage
+from climb.search.contamination import (CONTAMINATED_FILE, CONTAMINATION_SCHEMA, ContaminationSettings,
+                                        TargetDocument, TargetIndex, find_contamination)
 from climb.search.targets import MCItem, TargetPart, load_benchmark, split_holdout, text_windows
 from climb.climblab.tokenization import eos_id
 
@@ -36,9 +44,10 @@ class PreparedTarget:
     metrics: dict[str, str]  # benchmark name -> acc | acc_norm
 
 
-def _target_texts(config: ClimbConfig) -> list[str]:
+def _target_texts(config: ClimbConfig) -> list[tuple[str, str]]:
+    """(name, text) of every target document, in file then row order; name is "<file> row <row>"."""
     options = ReaderOptions(text_field=config.target.text_field)
-    texts: list[str] = []
+    texts: list[tuple[str, str]] = []
     for index, pattern in enumerate(config.target.text):
         paths = sorted(glob.glob(config.resolve_path(pattern)))
         if not paths:
@@ -50,8 +59,30 @@ def _target_texts(config: ClimbConfig) -> list[str]:
             for record in read_shard(Shard(key=Path(path).name, uri=path, format=fmt), options):
                 if record.reason is not None:
                     raise ValueError(f"{path} row {record.row}: {record.reason} ({record.detail})")
-                texts.append(record.text)
+                texts.append((f"{Path(path).name} row {record.row}", record.text))
     return texts
+
+
+def target_documents(config: ClimbConfig) -> list[TargetDocument]:
+    """The target text's documents, each with the split it falls in (`target.holdout_fraction`, `target.seed`)."""
+    if not config.target.text:
+        return []
+    texts = _target_texts(config)
+    halves = split_holdout(texts, holdout_fraction=config.target.holdout_fraction, seed=config.target.seed)
+    return [TargetDocument(name, split, text) for split, half in zip(SPLITS, halves) for name, text in half]
+
+
+def _corpus(storage: Storage, shard_keys: Sequence[str]):
+    for key in shard_keys:
+        table = storage.read_table("documents", "documents.parquet", key, columns=["id", "text"])
+        yield key, table.column("id").to_pylist(), table.column("text").to_pylist()
+
+
+def _contamination(storage: Storage, shard_keys: Sequence[str], documents: list[TargetDocument],
+                   settings: ContaminationSettings | None) -> pa.Table:
+    if settings is None or not documents:
+        return CONTAMINATION_SCHEMA.empty_table()
+    return find_contamination(_corpus(storage, shard_keys), TargetIndex(documents, settings))
 
 
 def target_files_version(config: ClimbConfig) -> str:
@@ -76,13 +107,15 @@ def _cap(windows: np.ndarray, limit: int, seed: int) -> np.ndarray:
     return windows[rows]
 
 
-def prepare_target(*, storage: Storage, config: ClimbConfig, tokenizer) -> dict:
-    """Tokenize and split the configured target, and commit it.
+def prepare_target(*, storage: Storage, config: ClimbConfig, tokenizer, shard_keys: Sequence[str] = ()) -> dict:
+    """Tokenize and split the configured target, find the training documents that overlap its text, and commit.
 
     Args:
-        storage: receives `target_set`.
-        config: the `target` section (text globs, benchmarks, holdout fraction) and the proxy's sequence length.
+        storage: holds `documents` and receives `target_set`.
+        config: the `target` section (text globs, benchmarks, holdout fraction), `dedup.contamination` (None: no
+            training document is checked) and the proxy's sequence length.
         tokenizer: the project tokenizer.
+        shard_keys: the corpus shards whose documents are checked against the target text.
     """
     target = config.target
     if not target.text and not target.benchmarks:
@@ -90,10 +123,10 @@ def prepare_target(*, storage: Storage, config: ClimbConfig, tokenizer) -> dict:
     parts, sizes, digest = [], {}, hashlib.sha256()
     length = config.proxy.sequence_length
     with storage.write_partition(TARGET) as writer:
+        documents = target_documents(config)
         if target.text:
-            texts = _target_texts(config)
-            search, holdout = split_holdout(texts, holdout_fraction=target.holdout_fraction, seed=target.seed)
-            for split, docs in zip(SPLITS, (search, holdout)):
+            for split in SPLITS:
+                docs = [d.text for d in documents if d.split == split]
                 windows = _cap(text_windows(docs, tokenizer, length=length, eos_id=eos_id(tokenizer)),
                                target.max_windows, target.seed)
                 writer.write_array(f"text_{split}.npy", windows)
@@ -109,10 +142,24 @@ def prepare_target(*, storage: Storage, config: ClimbConfig, tokenizer) -> dict:
                 sizes[f"{bench.name}_{split}_items"] = len(chosen)
                 digest.update(lines.encode())
             parts.append(TargetPart(name=bench.name, kind="benchmark", metric=bench.metric, weight=bench.weight))
+        contamination = config.dedup.contamination
+        settings = None if contamination is None else ContaminationSettings(**contamination.model_dump())
+        contaminated = _contamination(storage, shard_keys, documents, settings)
+        writer.write_table(CONTAMINATED_FILE, contaminated)
+        splits = contaminated.column("split").to_pylist()
         info = {"parts": [asdict(p) for p in parts], "sizes": sizes, "sequence_length": length,
-                "target_id": digest.hexdigest()[:32]}
+                "target_id": digest.hexdigest()[:32],
+                "contamination": {"settings": None if settings is None else asdict(settings),
+                                  "documents": {split: splits.count(split) for split in SPLITS},
+                                  "id": content_hash(sorted(zip(contaminated.column("id").to_pylist(),
+                                                               contaminated.column("detail").to_pylist())), length=32)}}
         writer.write_json("target.json", info)
     return {**info, "path": storage.require(TARGET)}
+
+
+def contaminated_documents(storage: Storage) -> pa.Table:
+    """The committed target set's contaminated training documents (CONTAMINATION_SCHEMA), which ClimbLab leaves out."""
+    return storage.read_table(TARGET, CONTAMINATED_FILE)
 
 
 def load_target(folder: str, split: str) -> PreparedTarget:

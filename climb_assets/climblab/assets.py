@@ -4,6 +4,8 @@ import dagster as dg
 
 from climb.climblab import build_tokenizer, project_tokenizer, write_climblab
 from climb.core import markdown_table
+from climb.search import contaminated_documents
+from climb.semantic import semantic_duplicates
 from climb_assets.corpus_shards import corpus_shards
 from climb_assets.semantic.assets import super_clusters
 from resources import ProjectResource
@@ -31,25 +33,32 @@ def tokenizer(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
 
 
 @dg.asset(group_name="climblab", kinds={"parquet", "numpy"},
-          deps=[super_clusters, tokenizer, "cluster_assignments", "quality_scores", "documents"])
+          deps=[super_clusters, tokenizer, "target_set", "semantic_duplicates", "cluster_assignments", "quality_scores",
+                "documents"])
 def climblab(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-    """ClimbLab: every kept, unpruned document under its super-cluster as Hive-partitioned Parquet
-    (`cluster_id=<n>/part-*.parquet`) with `clusters.parquet` beside it, pruned documents listed in
-    `pruned.parquet`, and one memory-mapped token store per super-cluster for proxy training.
+    """ClimbLab: every kept, unpruned, uncontaminated document under its super-cluster as Hive-partitioned
+    Parquet (`cluster_id=<n>/part-*.parquet`) with `clusters.parquet` beside it, what it leaves out listed in
+    `pruned.parquet` with the reason (`prune:*`; `contamination:target` for a document overlapping the target,
+    found by `target_set`; `duplicate:semantic`, found by `semantic_duplicates`), and one memory-mapped token
+    store per super-cluster for proxy training.
     """
     storage = project.storage()
     shard_keys = corpus_shards(context, storage, needs=("documents", "cluster_assignments", "quality_scores"))
     report = write_climblab(storage=storage, shard_keys=shard_keys, tokenizer=project_tokenizer(storage),
-                            log=context.log)
+                            removed=[contaminated_documents(storage), semantic_duplicates(storage)], log=context.log)
     total = max(report.tokens, 1)
     table = markdown_table(["id", "label", "documents", "tokens", "share"],
                            [[c["cluster_id"], c["label"], f"{c['documents']:,}", f"{c['tokens']:,}",
                              f"{c['tokens'] / total:.3f}"] for c in report.clusters],
                            numeric=[False, False, True, True, True])
     context.log.info(f"ClimbLab: {report.documents:,} documents, {report.tokens:,} tokens in "
-                     f"{len(report.clusters)} super-clusters; {report.pruned_documents:,} pruned")
+                     f"{len(report.clusters)} super-clusters; {report.pruned_documents:,} pruned, "
+                     f"{report.removed.get('contamination:target', 0):,} overlapping the target, "
+                     f"{report.removed.get('duplicate:semantic', 0):,} semantic duplicates")
     return dg.MaterializeResult(metadata={
-        "documents": report.documents, "pruned_documents": report.pruned_documents, "tokens": report.tokens,
+        "documents": report.documents, "pruned_documents": report.pruned_documents,
+        "contaminated_documents": report.removed.get("contamination:target", 0),
+        "semantic_duplicates": report.removed.get("duplicate:semantic", 0), "tokens": report.tokens,
         "super_clusters": len(report.clusters), "seconds": report.seconds,
         "tokens_per_cluster": dg.MetadataValue.json({str(c["cluster_id"]): c["tokens"] for c in report.clusters}),
         "clusters": dg.MetadataValue.md(table),

@@ -7,8 +7,9 @@ order; the optimal mixture follows the last round.
 import dagster as dg
 
 from climb.climblab import project_tokenizer
-from climb.core import as_markdown, markdown_table
+from climb.core import as_markdown, content_hash, markdown_table
 from climb.search import choose_optimal, prepare_target, target_files_version
+from climb_assets.corpus_shards import corpus_shards
 from climb_assets.deployment import GPU_POOL
 from climb_assets.freshness import SOURCE_VERSION
 from climb_assets.search.rounds import build_round_assets, round_key
@@ -48,21 +49,33 @@ def build_search_assets(rounds: list[int], *, gpu_op_tags: dict | None = None) -
     `gpu_op_tags` (climb_assets.deployment.gpu_op_tags) give the proxy-training steps their Kubernetes
     GPU pod; None leaves them without pod settings.
     """
-    @dg.asset(group_name="search", kinds={"numpy"}, deps=["tokenizer"])
+    @dg.asset(group_name="search", kinds={"numpy", "parquet"}, deps=["tokenizer", "documents"])
     def target_set(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
         """The search target, tokenized and split: target text windows and benchmark items, with a
-        held-apart split (`target.holdout_fraction`) that only verification ever sees."""
+        held-apart split (`target.holdout_fraction`) that only verification ever sees. The training documents
+        that overlap a target document of either split (`dedup.contamination`) are listed in
+        `contaminated.parquet`; ClimbLab leaves them out, so no proxy trains on what it is scored on."""
         config, storage = project.config(), project.storage()
+        shard_keys = corpus_shards(context, storage, needs=("documents",))
         try:
-            info = prepare_target(storage=storage, config=config, tokenizer=project_tokenizer(storage))
+            info = prepare_target(storage=storage, config=config, tokenizer=project_tokenizer(storage),
+                                  shard_keys=shard_keys)
         except ValueError as err:
             raise dg.Failure(description=str(err)) from err
-        # The data version is the content digest (windows and items); `source_version` lets `climb run` see an
-        # edited target file (climb_assets/freshness.py).
-        return dg.MaterializeResult(data_version=dg.DataVersion(info["target_id"]), metadata={
+        removed = info["contamination"]["documents"]
+        context.log.info(f"target set {info['target_id']}: {sum(removed.values()):,} training documents overlap "
+                         f"the target ({', '.join(f'{n:,} {split}' for split, n in removed.items())})")
+        # The data version is the content digest (windows and items) and the documents removed, which ClimbLab
+        # reads; `source_version` lets `climb run` see an edited target file (climb_assets/freshness.py).
+        version = content_hash([info["target_id"], info["contamination"]["id"]], length=32)
+        return dg.MaterializeResult(data_version=dg.DataVersion(version), metadata={
             "target_id": info["target_id"], "parts": dg.MetadataValue.json(info["parts"]),
             SOURCE_VERSION: target_files_version(config),
-            **{name: value for name, value in info["sizes"].items()}, "path": dg.MetadataValue.path(info["path"])})
+            **{name: value for name, value in info["sizes"].items()},
+            "contaminated_documents": sum(removed.values()),
+            **{f"contaminated_{split}_documents": n for split, n in removed.items()},
+            "decontamination": dg.MetadataValue.json(info["contamination"]["settings"] or {"off": True}),
+            "path": dg.MetadataValue.path(info["path"])})
 
     round_assets = build_round_assets(rounds, first_deps=["climblab", target_set], gpu_op_tags=gpu_op_tags)
     last_predictor = round_key(len(rounds), "predictor")

@@ -10,8 +10,9 @@ from climb_assets.deployment import GPU_POOL
 from climb_assets.partitions import shards_partitions
 from climb.climblab import count_tokens, project_tokenizer
 from climb.core import as_markdown, cluster_sizes, markdown_table
-from climb.semantic import (MergeSettings, embedder_settings, fit_centroids, reusable_embeddings, write_assignments,
-                            write_cluster_profiles, write_embeddings, write_super_clusters)
+from climb.semantic import (MergeSettings, SemanticSettings, embedder_settings, fit_centroids, reusable_embeddings,
+                            write_assignments, write_cluster_profiles, write_embeddings, write_semantic_duplicates,
+                            write_super_clusters)
 from resources import EmbedderResource, ProjectResource
 
 
@@ -170,6 +171,23 @@ def super_clusters(context: dg.AssetExecutionContext, project: ProjectResource) 
         "path": dg.MetadataValue.path(report.path),
     })
 
+
+@dg.asset(group_name="semantic", kinds={"numpy", "parquet"}, deps=[cluster_assignments, "embeddings", "quality_scores"])
+def semantic_duplicates(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    """Semantic duplicates (SemDeDup) inside each fine cluster: documents whose stored embeddings have cosine
+    > 1 - `dedup.semantic.eps` with one ranked before them (nearest the centroid, or best rated). ClimbLab leaves
+    them out as `duplicate:semantic`. Off by default (`dedup.semantic: null`): the table is then empty."""
+    config, storage = project.config(), project.storage()
+    needs = ("embeddings", "cluster_assignments", "quality_scores")
+    shard_keys = corpus_shards(context, storage, needs=needs)
+    section = config.dedup.semantic
+    settings = None if section is None else SemanticSettings(eps=section.eps, keep=section.keep)
+    info = write_semantic_duplicates(storage=storage, shard_keys=shard_keys, settings=settings, log=context.log)
+    context.log.info(f"semantic duplicates: {info['duplicates']:,} in {info['clusters_with_duplicates']:,} fine "
+                     f"clusters" if settings else "semantic duplicates: off (dedup.semantic is null)")
+    return dg.MaterializeResult(metadata={
+        "duplicates": info["duplicates"], "clusters_with_duplicates": info["clusters_with_duplicates"],
+        "settings": dg.MetadataValue.json(info["settings"] or {"off": True}), "path": dg.MetadataValue.path(info["path"])})
 
 
 embeddings, centroids = gpu_steps()  # without pod settings: tests and local materialisations

@@ -21,7 +21,7 @@ def test_definitions_load():
     assert groups == {
         "documents": "corpus", "quality_scores": "corpus",
         "embeddings": "semantic", "centroids": "semantic", "cluster_assignments": "semantic",
-        "clusters": "semantic", "super_clusters": "semantic",
+        "clusters": "semantic", "super_clusters": "semantic", "semantic_duplicates": "semantic",
         "tokenizer": "climblab", "climblab": "climblab",
         "target_set": "search", **{f"search/round_{r}/{name}": "search" for r in ROUNDS for name in ROUND_ASSETS},
         "optimal_mixture": "search", "climbmix": "climbmix",

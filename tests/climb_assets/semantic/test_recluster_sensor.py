@@ -143,7 +143,8 @@ def test_one_backfill_redoes_everything_downstream_then_waits(tmp_path, sensor):
         fired = _tick(sensor, project, instance)
         (request,) = fired.run_requests
         assert _targets(request) == {"centroids": [None], "cluster_assignments": ["a", "b", "c"],
-                                     "clusters": [None], "super_clusters": [None], "climblab": [None]}
+                                     "clusters": [None], "super_clusters": [None], "semantic_duplicates": [None],
+                                     "climblab": [None]}
         waiting = _tick(sensor, project, instance, fired.cursor)
         assert isinstance(waiting, dg.SkipReason) and f"replace centroids {old[:8]}" in waiting.skip_message
 
