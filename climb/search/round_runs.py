@@ -20,7 +20,7 @@ from climb.search.proxy import proxy_key
 from climb.search.proxy_jobs import ProxyJob, default_workers, job_threads, run_one, run_proxies, tokenizer_folder
 from climb.search.rounds import (CANDIDATES, PROXY_RUNS, SearchSpace, scores_context, weights_table, proxy_config,
                                  search_space, weights_of)
-from climb.search.target_set import TARGET
+from climb.search.target_set import TARGET, require_parts
 
 
 def make_jobs(weights: np.ndarray, labels: list[str], *, storage: Storage, config: ClimbConfig, space: SearchSpace,
@@ -29,6 +29,7 @@ def make_jobs(weights: np.ndarray, labels: list[str], *, storage: Storage, confi
     climblab = storage.require(CLIMBLAB)
     folders = {cid: f"{climblab}/{TOKEN_STORES}/cluster_id={cid}" for cid in space.cluster_ids}
     target = storage.read_json(TARGET, "target.json")
+    require_parts(target)
     vocab = storage.read_json("tokenizer", "stats.json")["vocab_size"]
     settings = proxy_config(config, threads=job_threads(workers))
     jobs = []

@@ -118,8 +118,8 @@ def prepare_target(*, storage: Storage, config: ClimbConfig, tokenizer, shard_ke
         shard_keys: the corpus shards whose documents are checked against the target text.
     """
     target = config.target
-    if not target.text and not target.benchmarks:
-        raise ValueError("no search target: set target.text (files of target text) and/or target.benchmarks")
+    # Without a target the set is committed empty (ClimbLab reads it: nothing to decontaminate); the search
+    # stops at its first proxy (require_parts).
     parts, sizes, digest = [], {}, hashlib.sha256()
     length = config.proxy.sequence_length
     with storage.write_partition(TARGET) as writer:
@@ -162,10 +162,17 @@ def contaminated_documents(storage: Storage) -> pa.Table:
     return storage.read_table(TARGET, CONTAMINATED_FILE)
 
 
+def require_parts(info: dict) -> list[dict]:
+    """The parts of a committed target (target.json), or the error saying the search has none to score."""
+    if not info["parts"]:
+        raise ValueError("no search target: set target.text (files of target text) and/or target.benchmarks")
+    return info["parts"]
+
+
 def load_target(folder: str, split: str) -> PreparedTarget:
     """A committed target split, read from its folder (workers read it themselves)."""
     info = json.loads(Path(folder, "target.json").read_text())
-    parts = tuple(TargetPart(**p) for p in info["parts"])
+    parts = tuple(TargetPart(**p) for p in require_parts(info))
     windows = np.load(Path(folder, f"text_{split}.npy")) if any(p.kind == "text" for p in parts) else None
     benchmarks = {}
     for part in parts:

@@ -8,7 +8,7 @@ import pytest
 from climb.core.config import load_config
 from climb.search.proxy import ProxyConfig
 from climb.search.proxy_jobs import ProxyJob, run_proxy_job
-from climb.search.target_set import load_target, prepare_target
+from climb.search.target_set import contaminated_documents, load_target, prepare_target
 from climb.core.storage import Storage
 from climb.climblab.token_store import TokenStoreWriter
 from climb.climblab.tokenization import eos_id, save_tokenizer, train_bpe
@@ -89,3 +89,16 @@ def test_the_target_files_version_follows_the_files(tmp_path):
     added = version()
     (tmp_path / "target" / "b.jsonl").unlink()
     assert len({first, edited, added}) == 3 and version() == edited
+
+
+def test_without_a_target_the_set_is_empty_and_the_search_stops_at_its_first_proxy(tmp_path):
+    """ClimbLab reads the target set (decontamination), so a project without a target can still build it: the
+    set is committed with no part and no contaminated document; loading it for a proxy names what to set."""
+    (tmp_path / "climb.yaml").write_text("corpus: {paths: ['*.jsonl']}\n")
+    config = load_config(tmp_path / "climb.yaml", home=str(tmp_path / "home"))
+    storage = Storage(config.storage_root)
+    info = prepare_target(storage=storage, config=config, tokenizer=train_bpe(TEXTS, vocab_size=300))
+    assert info["parts"] == [] and info["contamination"]["documents"] == {"search": 0, "holdout": 0}
+    assert contaminated_documents(storage).num_rows == 0
+    with pytest.raises(ValueError, match="no search target: set target.text"):
+        load_target(info["path"], "search")
