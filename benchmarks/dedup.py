@@ -333,8 +333,8 @@ def main() -> None:
     sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
     run = {"planted": run_planted, "libraries": run_libraries, "climbmix": lambda: run_climbmix(args.export),
            "scale": lambda: run_scale(args.shards, args.docs_per_shard)}[args.case]
-    results[args.case] = {**run(), "machine": f"{platform.node()} ({os.cpu_count()} cores)",
-                          "date": time.strftime("%Y-%m-%d")}
+    key = f"scale-{args.shards}x{args.docs_per_shard}" if args.case == "scale" else args.case
+    results[key] = {**run(), "machine": f"{platform.node()} ({os.cpu_count()} cores)", "date": time.strftime("%Y-%m-%d")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
 
