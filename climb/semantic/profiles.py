@@ -66,12 +66,16 @@ def _keyword_sample(con, storage: Storage, shard_keys: Sequence[str], *, by_supe
     KEYWORD_SAMPLE documents per group; deterministic (ordered by a hash of the id)."""
     group = "f.super_cluster_id" if by_super else "a.fine_cluster_id"
     join = "JOIN fine_to_super f ON f.fine_cluster_id = a.fine_cluster_id" if by_super else ""
+    # The sample is chosen from the assignments alone; only its texts are read (a join of every text with
+    # every assignment held the corpus's texts: ~390 MB at 400,000 short documents).
     rows = con.execute(
-        f"SELECT {group} AS grp, d.text "
+        f"WITH sample AS (SELECT {group} AS grp, a.id "
         f"FROM read_parquet({_files(storage, 'cluster_assignments', 'assignments.parquet', shard_keys)}) a {join} "
-        f"JOIN read_parquet({_files(storage, 'documents', 'documents.parquet', shard_keys)}) d USING (id) "
         f"WHERE {group} IS NOT NULL "
-        f"QUALIFY row_number() OVER (PARTITION BY {group} ORDER BY hash(a.id), a.id) <= {KEYWORD_SAMPLE}"
+        f"QUALIFY row_number() OVER (PARTITION BY {group} ORDER BY hash(a.id), a.id) <= {KEYWORD_SAMPLE}) "
+        f"SELECT s.grp, d.text FROM sample s "
+        f"JOIN read_parquet({_files(storage, 'documents', 'documents.parquet', shard_keys)}) d USING (id) "
+        "ORDER BY s.grp, hash(s.id), s.id"
     ).fetchall()
     return [r[1] for r in rows], [int(r[0]) for r in rows]
 
