@@ -18,15 +18,8 @@ import pyarrow.parquet as pq
 from climb.core.config import ClimbConfig, ConfigError
 from climb.core.hashing import content_hash
 from climb.corpus.index_blocks import BLOCK_SIZE
-from climb.corpus.ingest import (
-    ShardAccount,
-    earlier_indexes,
-    ingest_settings,
-    ingest_shard,
-    reader_options,
-    shard_fingerprints,
-    write_indexes,
-)
+from climb.corpus.ingest import ShardAccount, ingest_settings, ingest_shard, reader_options
+from climb.corpus.shard_caches import earlier_indexes, shard_fingerprints, write_indexes
 from climb.corpus.shards import Shard, discover_shards
 from climb.core.storage import Storage
 
