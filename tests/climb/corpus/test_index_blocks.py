@@ -3,7 +3,6 @@ file per shard does, and blocks are content-addressed (an edited member gives a 
 
 from __future__ import annotations
 
-import csv
 
 import pytest
 
@@ -12,16 +11,9 @@ from climb.core.storage import Storage
 from climb.corpus.documents import ASSET, config_shards, write_documents
 from climb.corpus.ingest import CONTENT_INDEX_CACHE
 from climb.corpus.near_duplicates import NEAR_INDEX_CACHE
-from tests.conftest import shared_data
+from tests.climb.corpus.test_near_duplicates import _news
 
 NO_BLOCKS = 10**9  # more shards per block than any test has: every earlier shard is read from its own file
-
-
-def _news(n: int) -> list[str]:
-    """`n` real, distinct texts of ~90 words: AG News articles (title and description) two by two."""
-    with open(shared_data("ag_news", "test.csv"), newline="", encoding="utf-8") as handle:
-        rows = [f"{title}. {description}" for (_, title, description), _ in zip(csv.reader(handle), range(2 * n))]
-    return [f"{rows[2 * i]}\n\n{rows[2 * i + 1]}" for i in range(n)]
 
 
 def _edit(text: str, at: float = 0.5) -> str:
