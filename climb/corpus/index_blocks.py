@@ -1,8 +1,8 @@
 """Merged index blocks: the earlier shards' cached indexes as DuckDB reads them for cross-shard deduplication.
 
-Every shard's `content_index` and `near_index` is a small Parquet file cached by its fingerprint
-(climb/corpus/ingest.py; docs/architecture.md, storage). Scanning one file per earlier shard made ingesting the n-th shard cost ~n file
-opens, so the whole corpus cost ~n²/2. Instead the earlier shards, in key order, are cut into aligned blocks
+Every shard's `content_index` and `near_index_v2` is a small Parquet file cached by its fingerprint
+(climb/corpus/shard_caches.py; docs/architecture.md, caches). Scanning one file per earlier shard made
+ingesting the n-th shard cost ~n file opens, so the whole corpus cost ~n²/2. Instead the earlier shards, in key order, are cut into aligned blocks
 of `BLOCK_SIZE` consecutive shards (shards 0-63, 64-127, ...); each full block's files are merged once into
 one cached file, `<root>/_cache/<cache>_blocks/<key>.parquet`, and a shard reads the full blocks plus the
 single files of the shards after the last full block.
