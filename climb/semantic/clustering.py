@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
+from climb.semantic.embedding_store import embedding_count, read_embedding_rows
 from climb.semantic.kmeans import KMeansSettings, assign, effective_k, fit_kmeans, sample_rows
 from climb.core.config import ClusteringConfig
 from climb.core.storage import Storage
@@ -57,8 +58,7 @@ def fit_centroids(*, storage: Storage, shard_keys: Sequence[str], config: Cluste
         log: the warning when K is reduced, and progress.
     """
     log = log or logging.getLogger(__name__)
-    vectors = {key: storage.read_array("embeddings", "embeddings.npy", key) for key in sorted(shard_keys)}
-    sizes = {key: len(v) for key, v in vectors.items()}
+    sizes = {key: embedding_count(storage, key) for key in sorted(shard_keys)}
     total = sum(sizes.values())
     if total == 0:
         raise ValueError("no embedded document in any shard: nothing to cluster")
@@ -66,15 +66,15 @@ def fit_centroids(*, storage: Storage, shard_keys: Sequence[str], config: Cluste
     if warning:
         log.warning(warning)
     picked = sample_rows(sizes, budget=k * config.sample_per_centroid, seed=config.seed)
-    sample = np.concatenate([np.asarray(vectors[key][rows], dtype=np.float32) for key, rows in picked.items()
-                             if len(rows)])
+    # Stored dtype (float16): fit_kmeans makes the one float32 copy faiss needs.
+    sample = np.concatenate([read_embedding_rows(storage, key, rows) for key, rows in picked.items() if len(rows)])
     result = fit_kmeans(sample, settings=kmeans_settings(config, k))
-    nearest, distances = assign(sample, result.centroids, use_gpu=config.use_gpu)
-    sample_sizes = np.bincount(nearest, minlength=result.k)
+    del sample
+    sample_sizes = np.bincount(result.nearest, minlength=result.k)
     report = CentroidsReport(
         k_requested=config.k_init, k=result.k, inertia=round(float(result.inertia), 4), sample_size=result.sample_size,
         documents=total, shards=len(sizes), seconds=round(result.seconds, 3), device=result.device, warning=warning,
-        sample_cluster_sizes=sample_sizes.tolist(), path="", mean_distance=round(float(distances.mean()), 6),
+        sample_cluster_sizes=sample_sizes.tolist(), path="", mean_distance=round(float(result.distances.mean()), 6),
     )
     with storage.write_partition(CENTROIDS) as writer:
         writer.write_array("centroids.npy", result.centroids.astype(np.float32))

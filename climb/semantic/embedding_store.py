@@ -123,3 +123,48 @@ def verify_embeddings(storage: Storage, shard_key: str) -> tuple[bool, dict]:
     details = {"rows": int(len(vectors)), "documents": int(len(document_ids)), "aligned_with_documents": aligned,
                "finite": finite, "max_norm_error": round(max_error, 6), "dtype": str(vectors.dtype)}
     return aligned and finite and max_error <= NORM_TOLERANCE and vectors.dtype == np.float16, details
+
+
+def _npy_layout(handle) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset of an open .npy file, from its header alone."""
+    version = np.lib.format.read_magic(handle)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f"unsupported .npy format version {version}")
+    shape, fortran_order, dtype = readers[version](handle)
+    if fortran_order:
+        raise ValueError("embeddings.npy is in Fortran order; the project writes C order")
+    return shape, dtype, handle.tell()
+
+
+def embedding_count(storage: Storage, shard_key: str) -> int:
+    """Rows of a shard's embeddings, read from the file's header (no vector is read)."""
+    with storage.fs.open(f"{storage.require(ASSET, shard_key)}/embeddings.npy", "rb") as handle:
+        return int(_npy_layout(handle)[0][0])
+
+
+def read_embedding_rows(storage: Storage, shard_key: str, rows: np.ndarray, *, block_rows: int = 16384) -> np.ndarray:
+    """The given rows (sorted row numbers) of a shard's embeddings, in their stored dtype.
+
+    Read block by block with plain reads, not a memory map: every page of a map that sampling touches counts
+    in the process's resident memory until the map is closed (985 MB for the K-means sample at 1,000,000
+    documents, docs/architecture.md); this way memory is the rows returned plus one block.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) > 1 and (np.diff(rows) <= 0).any():
+        raise ValueError("rows must be sorted and distinct")
+    with storage.fs.open(f"{storage.require(ASSET, shard_key)}/embeddings.npy", "rb") as handle:
+        (count, dim), dtype, offset = _npy_layout(handle)
+        if len(rows) and (rows[0] < 0 or rows[-1] >= count):
+            raise IndexError(f"{shard_key}: rows must lie in [0, {count}), got {rows[0]}..{rows[-1]}")
+        out, row_bytes, done = np.empty((len(rows), dim), dtype=dtype), dim * dtype.itemsize, 0
+        for start in range(0, count, block_rows):
+            lo, hi = np.searchsorted(rows, [start, start + block_rows])
+            if lo == hi:
+                continue
+            first, last = int(rows[lo]), int(rows[hi - 1]) + 1  # only the span holding this block's rows
+            handle.seek(offset + first * row_bytes)
+            block = np.frombuffer(handle.read((last - first) * row_bytes), dtype=dtype).reshape(-1, dim)
+            out[done : done + hi - lo] = block[rows[lo:hi] - first]
+            done += hi - lo
+    return out

@@ -64,6 +64,8 @@ class KMeansResult:
     device: str  # "cpu (N threads)" or "cuda:0 <name>"
     k: int  # K actually used (see effective_k)
     iterations: int
+    nearest: np.ndarray  # (n,) int32: the nearest centroid of each sample row
+    distances: np.ndarray  # (n,) float32: its L2 distance (normalised rows)
 
 
 def _faiss():
@@ -231,11 +233,11 @@ def fit_kmeans(sample: np.ndarray, *, settings: KMeansSettings) -> KMeansResult:
         centroid_norms = np.linalg.norm(centroids, axis=1)
         assert np.abs(centroid_norms - 1).max() < NORM_TOLERANCE, \
             f"spherical centroids should be unit norm, norms span {centroid_norms.min()}..{centroid_norms.max()}"
-        _, distances = assign(x, centroids, use_gpu="always" if gpu else "never")
+        nearest, distances = assign(x, centroids, use_gpu="always" if gpu else "never")
     return KMeansResult(
         centroids=centroids, inertia=float(np.square(distances, dtype=np.float64).sum()), sample_size=len(x),
         seconds=seconds, device=_gpu_name() if gpu else f"cpu ({threads} threads)", k=k,
-        iterations=settings.iterations,
+        iterations=settings.iterations, nearest=nearest, distances=distances,
     )
 
 

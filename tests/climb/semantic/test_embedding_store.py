@@ -19,6 +19,8 @@ from climb.semantic.embedding_store import (
     ASSET,
     NORM_TOLERANCE,
     embedder_settings,
+    embedding_count,
+    read_embedding_rows,
     reusable_embeddings,
     verify_embeddings,
     write_embeddings,
@@ -259,3 +261,23 @@ def test_committed_vectors_are_reused_only_for_the_same_documents_and_model(embe
     assert (report is not None) == reused
     if reused:
         assert (report.count, report.dim, report.model) == (4, 8, "fake-model")
+
+
+@pytest.mark.parametrize("rows", [[], [0], [3, 4, 5, 6], [1, 2, 9, 10, 18, 19], list(range(20))])
+def test_read_embedding_rows_matches_the_array(storage, rows):
+    """Block-by-block reads (blocks of 4 rows here, spans starting mid-block) return exactly the chosen rows."""
+    vectors = np.arange(20 * 3, dtype=np.float16).reshape(20, 3)
+    with storage.write_partition(ASSET, SHARD) as writer:
+        writer.write_array("embeddings.npy", vectors)
+    assert embedding_count(storage, SHARD) == 20
+    got = read_embedding_rows(storage, SHARD, np.array(rows, dtype=np.int64), block_rows=4)
+    assert got.dtype == np.float16 and got.shape == (len(rows), 3)
+    np.testing.assert_array_equal(got, vectors[rows])
+
+
+@pytest.mark.parametrize("rows, error", [([2, 1], "sorted"), ([3, 3], "sorted"), ([20], "shard-0: rows must lie")])
+def test_read_embedding_rows_refuses_unsorted_or_missing_rows(storage, rows, error):
+    with storage.write_partition(ASSET, SHARD) as writer:
+        writer.write_array("embeddings.npy", np.zeros((20, 3), dtype=np.float16))
+    with pytest.raises((ValueError, IndexError), match=error):
+        read_embedding_rows(storage, SHARD, np.array(rows))
