@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from climb.core.config import TokenizerConfig
 from climb.semantic.pruning import RATERS
 from climb.core.storage import Storage
+from climb.core.tables import sql_list, sql_string
 from climb.climblab.token_store import TokenStore, TokenStoreWriter
 from climb.climblab.tokenization import encode_batch, eos_id, load_tokenizer, save_tokenizer, train_bpe
 
@@ -55,6 +56,22 @@ class ClimbLabReport:
 
 
 # ---- tokenizer ---------------------------------------------------------------------------------------
+def _sample_texts(storage: Storage, shard_keys: Sequence[str], *, seed: int, limit: int) -> list[str]:
+    """The texts of `limit` kept documents, taken by a hash of their id salted with the seed."""
+    files = sql_list(storage.uri(f"{storage.require('documents', k)}/documents.parquet") for k in sorted(shard_keys))
+    order = f"hash(id || {sql_string(str(seed))}), id"
+    # The sample is chosen from the ids alone, then only its texts are read: ordering (id, text) rows held the
+    # corpus's texts (523 MB at 1,000,000 short documents, docs/architecture.md).
+    con = storage.duckdb()
+    try:
+        return [r[0] for r in con.execute(
+            f"WITH sample AS (SELECT id FROM read_parquet({files}) ORDER BY {order} LIMIT {int(limit)}) "
+            f"SELECT d.text FROM sample JOIN read_parquet({files}) d USING (id) ORDER BY {order}"
+        ).fetchall()]
+    finally:
+        con.close()
+
+
 def build_tokenizer(*, storage: Storage, shard_keys: Sequence[str], config: TokenizerConfig, seed: int = 0,
                     log: logging.Logger | None = None) -> dict:
     """Train a byte-level BPE on a sample of the kept documents, or load the configured one; commit it.
@@ -70,12 +87,7 @@ def build_tokenizer(*, storage: Storage, shard_keys: Sequence[str], config: Toke
     if config.path:
         tokenizer, source, sample = load_tokenizer(config.path), config.path, 0
     else:
-        files = ", ".join(f"'{storage.uri(storage.require('documents', k))}/documents.parquet'" for k in sorted(shard_keys))
-        con = storage.duckdb()
-        texts = [r[0] for r in con.execute(
-            f"SELECT text FROM read_parquet([{files}]) ORDER BY hash(id || '{seed}'), id LIMIT {config.sample_documents}"
-        ).fetchall()]
-        con.close()
+        texts = _sample_texts(storage, shard_keys, seed=seed, limit=config.sample_documents)
         tokenizer = train_bpe(texts, vocab_size=config.train_vocab_size, min_frequency=config.min_frequency)
         source, sample = f"byte-level BPE trained on {len(texts):,} documents", len(texts)
     local = tempfile.mkdtemp(prefix="climb-tokenizer-")
