@@ -1,16 +1,21 @@
 """ClimbLab: the clustered, pruned corpus (paper step 5), and the project tokenizer it is tokenized with.
 
 `<root>/climblab/`:
-- `cluster_id=<n>/part-<shard index>.parquet`: id, text, cluster_id, fine_cluster_id, the four raters,
-  token_count — Hive-partitioned, readable with pyarrow, DuckDB and `datasets`;
-- `clusters.parquet`: one row per super-cluster (id, label, keywords, documents, tokens, rater means,
-  member fine clusters);
-- `pruned.parquet`: every kept document ClimbLab leaves out (id, shard, fine cluster, reason, detail): those
-  removed by an asset before it (`contamination:target` from `target_set`, `duplicate:semantic` from
-  `semantic_duplicates`; such a reason wins over pruning, so both assets report the same count), then those of
-  pruned fine clusters (`prune:*`);
-- `_token_stores/cluster_id=<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
-  the leading underscore keeps them out of Parquet dataset discovery.
+- `data/cluster_<n>/part-<shard index>.parquet`: id, text, cluster_id (int32), fine_cluster_id, the four
+  raters, token_count. `data/` holds these files and nothing else, so one call reads every document once:
+  `pandas.read_parquet(".../data")`, `pyarrow.dataset.dataset(".../data")`, DuckDB
+  `read_parquet('.../data/*/*.parquet')`, `datasets.load_dataset("parquet", data_dir=".../data")`. The folder
+  names are not Hive keys (`cluster_id=<n>`) on purpose: pandas types such a key dictionary<int32>, which
+  clashes with the int32 column in the files, and `datasets` ignores Hive keys, so the id lives in the files
+  alone (docs/architecture.md, exports);
+- beside `data/`, the profiles: `clusters.parquet` (one row per super-cluster: id, label, keywords,
+  documents, tokens, rater means, member fine clusters) and `pruned.parquet` (every kept document ClimbLab
+  leaves out: id, shard, fine cluster, reason, detail): those removed by an asset before it
+  (`contamination:target` from `target_set`, `duplicate:semantic` from `semantic_duplicates`; such a reason wins
+  over pruning, so both assets report the same count), then those of pruned fine clusters (`prune:*`);
+- `_token_stores/cluster_<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
+- `_manifest.json`: the storage layer's commit record (climb.core.storage), outside `data/`, where
+  `datasets` would try to read it as Parquet.
 `<root>/tokenizer/`: the tokenizer (trained byte-level BPE or the user's), loadable with AutoTokenizer.
 """
 
@@ -36,11 +41,29 @@ from climb.climblab.token_store import TokenStore, TokenStoreWriter
 from climb.climblab.tokenization import encode_batch, eos_id, load_tokenizer, save_tokenizer, train_bpe
 
 CLIMBLAB = "climblab"
+DATA = "data"  # the documents' folder inside climblab/
 TOKENIZER = "tokenizer"
 TOKEN_STORES = "_token_stores"
 SHARE_TOLERANCE = 1e-9
 PRUNED_SCHEMA = pa.schema([("id", pa.string()), ("shard", pa.string()), ("fine_cluster_id", pa.int32()),
                           ("reason", pa.string()), ("detail", pa.string())])
+
+
+def cluster_folder(cluster_id: int) -> str:
+    """A super-cluster's folder under `data/` and `_token_stores/` (a plain name, not a Hive key)."""
+    return f"cluster_{cluster_id}"
+
+
+def documents_path(storage: Storage) -> str:
+    """The committed `climblab/data/` folder: every ClimbLab document, one folder per super-cluster."""
+    return f"{storage.require(CLIMBLAB)}/{DATA}"
+
+
+def documents_sql(storage: Storage, *, filename: bool = False) -> str:
+    """ClimbLab's documents as a DuckDB table expression (every Parquet file under `data/`); with `filename`,
+    each row also carries the path of its file."""
+    files = storage.uri(documents_path(storage)) + "/*/*.parquet"
+    return "read_parquet('" + files.replace("'", "''") + "'" + (", filename=true)" if filename else ")")
 
 
 @dataclass(frozen=True)
@@ -188,7 +211,7 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
     gone_tokens: dict[int, list[int]] = {}  # super-cluster -> token counts of its removed documents
     with storage.write_partition(CLIMBLAB) as writer:
         base = f"{writer.path if local is None else local}/{TOKEN_STORES}"
-        stores = {s["cluster_id"]: TokenStoreWriter(f"{base}/cluster_id={s['cluster_id']}",
+        stores = {s["cluster_id"]: TokenStoreWriter(f"{base}/{cluster_folder(s['cluster_id'])}",
                                                     vocab_size=tokenizer.get_vocab_size(), eos_id=eos_id(tokenizer))
                   for s in supers}
         for index, key in enumerate(sorted(shard_keys)):
@@ -199,7 +222,7 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
             cluster = rows.column("cluster_id").to_numpy()
             for sid in np.unique(cluster[cluster >= 0]):
                 part = rows.filter(pc.equal(rows.column("cluster_id"), int(sid)))
-                writer.write_table(f"cluster_id={sid}/part-{index:05d}.parquet", part)
+                writer.write_table(f"{DATA}/{cluster_folder(sid)}/part-{index:05d}.parquet", part)
                 for ids in encode_batch(tokenizer, part.column("text").to_pylist()):
                     stores[int(sid)].add(ids)
             log.info(f"climblab: {key} done ({index + 1}/{len(shard_keys)})")
@@ -207,7 +230,7 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
         if local is not None:
             writer.put_folder(local)
         else:  # written in place: record the files in the manifest
-            writer.files.extend(f"{TOKEN_STORES}/cluster_id={sid}/{name}" for sid in infos
+            writer.files.extend(f"{TOKEN_STORES}/{cluster_folder(sid)}/{name}" for sid in infos
                                 for name in ("tokens.bin", "offsets.npy", "meta.json"))
         _recount(supers, gone_tokens)
         for s in supers:
@@ -225,19 +248,19 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
 
 def token_store(storage: Storage, cluster_id: int) -> TokenStore:
     """The memory-mapped token store of one super-cluster (local storage)."""
-    return TokenStore(f"{storage.require(CLIMBLAB)}/{TOKEN_STORES}/cluster_id={cluster_id}")
+    return TokenStore(f"{storage.require(CLIMBLAB)}/{TOKEN_STORES}/{cluster_folder(cluster_id)}")
 
 
 def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, dict]:
     """Every kept document in exactly one super-cluster or in pruned.parquet (pruned, contaminated, semantic
-    duplicate); shares sum to 1."""
-    path = storage.require(CLIMBLAB)
+    duplicate), each in its super-cluster's folder (the export reads a cluster by its folder); shares sum to 1."""
+    documents = documents_sql(storage)
     con = storage.duckdb()
-    counts = dict(con.execute(
-        f"SELECT cluster_id, count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet', "
-        f"hive_partitioning=false) GROUP BY 1").fetchall())
-    unique_ids = con.execute(
-        f"SELECT count(DISTINCT id), count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet')").fetchone()
+    counts = dict(con.execute(f"SELECT cluster_id, count(*) FROM {documents} GROUP BY 1").fetchall())
+    unique_ids = con.execute(f"SELECT count(DISTINCT id), count(*) FROM {documents}").fetchone()
+    placed = con.execute(f"SELECT filename, cluster_id, count(*) FROM {documents_sql(storage, filename=True)} "
+                         "GROUP BY 1, 2").fetchall()
+    misplaced = sum(n for name, cid, n in placed if f"/{DATA}/{cluster_folder(cid)}/" not in name)
     con.close()
     clusters = storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist()
     left_out = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["reason"]).column("reason").to_pylist()
@@ -250,7 +273,8 @@ def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, 
                "pruned": sum(n for r, n in by_reason.items() if r.startswith("prune:")),
                "contaminated": by_reason["contamination:target"], "semantic_duplicates": by_reason["duplicate:semantic"],
                "kept_documents": kept_documents, "token_share_sum": round(share, 12),
-               "cluster_counts_match_profiles": per_cluster}
+               "cluster_counts_match_profiles": per_cluster, "documents_outside_their_folder": int(misplaced)}
     passed = (unique_ids[0] == unique_ids[1] and unique_ids[1] + pruned == kept_documents and per_cluster
+              and misplaced == 0
               and abs(share - 1.0) <= SHARE_TOLERANCE * max(1, len(clusters)) * 10)
     return passed, details

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from climb.climblab.build import DATA, cluster_folder
 from climb.core.config import ClimbConfig, load_config
 from climb.core.storage import Storage
 
@@ -42,7 +43,7 @@ def write_climblab(storage: Storage, clusters: Sequence[tuple] = CLUSTERS, *, do
     with storage.write_partition("climblab") as writer:
         writer.write_table("clusters.parquet", table)
         for cid, rows in documents.items():
-            writer.write_table(f"cluster_id={cid}/part-00000.parquet", pa.table({
+            writer.write_table(f"{DATA}/{cluster_folder(cid)}/part-00000.parquet", pa.table({
                 "id": pa.array([r[0] for r in rows], pa.string()),
                 "cluster_id": pa.array([cid] * len(rows), pa.int32()),
                 "token_count": pa.array([r[1] for r in rows], pa.int64())}))

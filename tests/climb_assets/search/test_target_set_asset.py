@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from climb.climblab import documents_sql
 from climb.core.config import load_config
 from climb.search.target_set import target_documents
 from climb.semantic.pruning import RATERS
@@ -135,7 +136,7 @@ def test_contaminated_and_semantic_duplicates_are_reported_and_left_out_of_climb
     assert left_out["a12"]["reason"] == "duplicate:semantic" and "duplicate of a10" in left_out["a12"]["detail"]
     assert left_out["a-edited"]["detail"] == contaminated["a-edited"]["detail"]
     kept = storage.duckdb().execute(
-        f"SELECT id FROM read_parquet('{storage.require('climblab')}/cluster_id=*/*.parquet')").fetchall()
+        f"SELECT id FROM {documents_sql(storage)}").fetchall()
     assert not {"a-edited", "b-embedded", "a12"} & {i for (i,) in kept} and len(kept) == 99
     climblab_metadata = built.asset_materializations_for_node("climblab")[0].metadata
     assert climblab_metadata["contaminated_documents"].value == 2 and climblab_metadata["documents"].value == 99
