@@ -1,25 +1,32 @@
 """ClimbLab as write_climblab commits it (climb.climblab.build): `climblab/data/` loads in one call with pandas,
 pyarrow.dataset, DuckDB and `datasets`, each returning every document once with its super-cluster id as int32
 and the files' columns only; the profiles, token stores and the storage layer's manifest sit beside `data/`;
-verify_climblab accepts it and rejects a file outside its cluster's folder; the demo's reader finds each
-cluster's documents."""
+verify_climblab accepts it and rejects a file outside its cluster's folder; the search's proxy jobs and the
+demo's reader find each cluster's documents."""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict
 
 import datasets
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from climb.climblab.build import (CLIMBLAB, DATA, TOKEN_STORES, cluster_folder, documents_path, token_store,
-                                  verify_climblab, write_climblab)
-from climb.climblab.tokenization import train_bpe
+from climb.climblab.build import (CLIMBLAB, DATA, TOKEN_STORES, build_tokenizer, cluster_folder, documents_path,
+                                  project_tokenizer, token_store, verify_climblab, write_climblab)
+from climb.climblab.token_store import TokenStore
+from climb.core.config import TokenizerConfig
 from climb.core.storage import MANIFEST, Storage
 from climb.demo.planted import cluster_domains
+from climb.search.round_runs import make_jobs
+from climb.search.rounds import search_space
+from climb.search.targets import TargetPart
+from tests.climb.search.helpers_search import make_config
 from tests.climb_assets.search.test_target_set_asset import PRUNED_FINE, _fake_clusters
 
 WORDS = "grain river market engine garden orbit violin harbour cotton signal lantern meadow".split()
@@ -40,18 +47,23 @@ EXPECTED = {r["id"]: i % 2 for rows in SHARDS.values() for i, r in enumerate(row
 
 @pytest.fixture(scope="module")
 def storage(tmp_path_factory) -> Storage:
-    """A ClimbLab of two shards written by write_climblab over committed upstream partitions."""
+    """A ClimbLab of two shards written by write_climblab over committed upstream partitions and a trained
+    tokenizer, as the assets do; a target for the search's jobs."""
     storage = Storage(str(tmp_path_factory.mktemp("climblab")))
     for key, rows in SHARDS.items():
         with storage.write_partition("documents", key) as writer:
             writer.write_table("documents.parquet", pa.Table.from_pylist(rows))
             writer.write_json("stats.json", {"kept": len(rows)})
     _fake_clusters(storage, SHARDS)
-    tokenizer = train_bpe([r["text"] for rows in SHARDS.values() for r in rows], vocab_size=300)
-    write_climblab(storage=storage, shard_keys=sorted(SHARDS), tokenizer=tokenizer)
+    build_tokenizer(storage=storage, shard_keys=sorted(SHARDS), config=TokenizerConfig(train_vocab_size=300))
+    write_climblab(storage=storage, shard_keys=sorted(SHARDS), tokenizer=project_tokenizer(storage))
+    with storage.write_partition("target_set") as writer:  # what make_jobs reads of a target
+        writer.write_json("target.json", {"target_id": "target-0",
+                                          "parts": [asdict(TargetPart("text", "text", "loss"))]})
     return storage
 
 
+# Each reader, given data/ and a cache folder: (id, cluster_id) pairs, cluster_id's type as it names it, columns.
 def _pandas(path: str, cache: str) -> tuple[list, str, list]:
     frame = pd.read_parquet(path)
     return list(zip(frame["id"], frame["cluster_id"])), str(frame["cluster_id"].dtype), list(frame.columns)
@@ -117,3 +129,12 @@ def test_verify_accepts_it_and_rejects_a_file_outside_its_cluster_folder(storage
 def test_the_demo_reader_finds_each_clusters_documents(storage):
     """climb.demo.planted reads data/ with its own glob (the demo imports only core): it must see the layout."""
     assert cluster_domains(storage) == {0: "even", 1: "odd"}
+
+
+def test_the_search_trains_on_each_clusters_token_store(storage, tmp_path):
+    """The proxy jobs of climb.search.round_runs point at the token store of each super-cluster."""
+    space = search_space(storage)
+    [job] = make_jobs(np.array([[0.5, 0.5]]), ["half and half"], storage=storage, config=make_config(tmp_path),
+                      space=space, workers=1)
+    documents = {c: TokenStore(folder).n_documents for c, folder in job.store_folders.items()}
+    assert documents == {c: sum(1 for v in EXPECTED.values() if v == c) for c in space.cluster_ids}
