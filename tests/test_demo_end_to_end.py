@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from climb.demo.corpus import DemoManifest
-from climb.climblab.build import DATA, TOKEN_STORES, cluster_folder
+from climb.climblab.build import CLUSTERS_FILE, DATA, TOKEN_STORES, cluster_folder
 from climb.climblab.token_store import TokenStore
 
 
@@ -57,7 +57,7 @@ def test_climblab_layout_and_domains(demo):
     table = dataset.to_table()
     assert {"id", "text", "cluster_id", "fine_cluster_id", "quality", "educational_value", "informational_value",
             "advertisement", "token_count"} <= set(table.column_names)
-    clusters = pq.read_table(root / "clusters.parquet").to_pylist()
+    clusters = pq.read_table(root / CLUSTERS_FILE).to_pylist()
     assert len(clusters) == 6 and abs(sum(c["token_share"] for c in clusters) - 1) < 1e-9
     assert all(c["label"] and c["keywords"] for c in clusters)
     domains = duckdb.sql(
@@ -74,7 +74,7 @@ def test_climblab_layout_and_domains(demo):
 def test_token_stores_match_clusters(demo):
     """Each super-cluster has a token store holding its documents, one end-of-text token per document."""
     root = demo["home"] / "climblab"
-    for cluster in pq.read_table(root / "clusters.parquet").to_pylist():
+    for cluster in pq.read_table(root / CLUSTERS_FILE).to_pylist():
         store = TokenStore(str(root / TOKEN_STORES / cluster_folder(cluster["cluster_id"])))
         assert store.n_documents == cluster["documents"]
         assert store.n_tokens == cluster["tokens"] + cluster["documents"]
@@ -87,11 +87,11 @@ def test_rerun_keeps_cluster_ids(demo):
     unchanged = climb("run", env=demo["env"])
     assert unchanged.returncode == 0, unchanged.stderr[-3000:]
     assert "0 asset partition(s) to materialise" in unchanged.stdout and "optimal_mixture: fresh" in unchanged.stdout
-    before = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
+    before = pq.read_table(root / CLUSTERS_FILE).select(["cluster_id", "label", "documents"]).to_pylist()
     done = climb("run", "--force", "--select", "key:centroids or key:cluster_assignments or key:clusters or "
                  "key:super_clusters or key:climblab", env=demo["env"])
     assert done.returncode == 0, done.stderr[-3000:]
-    after = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
+    after = pq.read_table(root / CLUSTERS_FILE).select(["cluster_id", "label", "documents"]).to_pylist()
     assert after == before
 
 

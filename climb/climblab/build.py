@@ -2,17 +2,18 @@
 
 `<root>/climblab/`:
 - `data/cluster_<n>/part-<shard index>.parquet`: id, text, cluster_id (int32), fine_cluster_id, the four
-  raters, token_count. `data/` holds these files and nothing else, so one call reads every document once:
-  `pandas.read_parquet(".../data")`, `pyarrow.dataset.dataset(".../data")`, DuckDB
+  raters, token_count. These are the only Parquet files pyarrow's discovery sees (it skips names starting with
+  `_` or `.`), so one call on `climblab/` or on `data/` reads every document once:
+  `pandas.read_parquet(".../climblab")`, `pyarrow.dataset.dataset(".../climblab")`, DuckDB
   `read_parquet('.../data/*/*.parquet')`, `datasets.load_dataset("parquet", data_dir=".../data")`. The folder
   names are not Hive keys (`cluster_id=<n>`) on purpose: pandas types such a key dictionary<int32>, which
   clashes with the int32 column in the files, and `datasets` ignores Hive keys, so the id lives in the files
   alone (docs/architecture.md, exports);
-- beside `data/`, the profiles: `clusters.parquet` (one row per super-cluster: id, label, keywords,
-  documents, tokens, rater means, member fine clusters) and `pruned.parquet` (every kept document ClimbLab
-  leaves out: id, shard, fine cluster, reason, detail): those removed by an asset before it
-  (`contamination:target` from `target_set`, `duplicate:semantic` from `semantic_duplicates`; such a reason wins
-  over pruning, so both assets report the same count), then those of pruned fine clusters (`prune:*`);
+- `_profiles/`: `clusters.parquet` (one row per super-cluster: id, label, keywords, documents, tokens, rater
+  means, member fine clusters) and `pruned.parquet` (every kept document ClimbLab leaves out: id, shard, fine
+  cluster, reason, detail): those removed by an asset before it (`contamination:target` from `target_set`,
+  `duplicate:semantic` from `semantic_duplicates`; such a reason wins over pruning, so both assets report the
+  same count), then those of pruned fine clusters (`prune:*`);
 - `_token_stores/cluster_<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
 - `_manifest.json`: the storage layer's commit record (climb.core.storage), outside `data/`, where
   `datasets` would try to read it as Parquet.
@@ -44,6 +45,9 @@ CLIMBLAB = "climblab"
 DATA = "data"  # the documents' folder inside climblab/
 TOKENIZER = "tokenizer"
 TOKEN_STORES = "_token_stores"
+PROFILES = "_profiles"  # `_`: out of sight of pandas and pyarrow.dataset reading climblab/
+CLUSTERS_FILE = f"{PROFILES}/clusters.parquet"  # one row per super-cluster
+PRUNED_FILE = f"{PROFILES}/pruned.parquet"  # every kept document ClimbLab leaves out, with the reason
 SHARE_TOLERANCE = 1e-9
 PRUNED_SCHEMA = pa.schema([("id", pa.string()), ("shard", pa.string()), ("fine_cluster_id", pa.int32()),
                           ("reason", pa.string()), ("detail", pa.string())])
@@ -160,7 +164,7 @@ def _first_reason(removed: Sequence[pa.Table]) -> pa.Table:
 
 def _left_out(rows: pa.Table, key: str, reasons: dict[int, str],
               removed: pa.Table) -> tuple[pa.Table, pa.Table, list[dict]]:
-    """(the rows ClimbLab keeps, the removed rows, a pruned.parquet row for each row left out); a removed document
+    """(the rows ClimbLab keeps, the removed rows, a PRUNED_FILE row for each row left out); a removed document
     keeps its reason even in a pruned cluster, so the asset that removed it and climblab count the same."""
     hit = pc.is_in(rows.column("id"), value_set=removed.column("id"))
     gone, rows = rows.filter(hit), rows.filter(pc.invert(hit))
@@ -185,7 +189,7 @@ def _recount(supers: list[dict], removed: dict[int, list[int]]) -> None:
 
 def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, removed: Sequence[pa.Table] = (),
                    log: logging.Logger | None = None) -> ClimbLabReport:
-    """Write ClimbLab: Parquet per super-cluster and shard, token stores, clusters.parquet, pruned.parquet.
+    """Write ClimbLab: Parquet per super-cluster and shard, token stores, the profiles (`_profiles/`).
 
     Args:
         storage: holds every upstream asset and receives `climblab`.
@@ -235,8 +239,8 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
         _recount(supers, gone_tokens)
         for s in supers:
             s["store_tokens"] = infos[s["cluster_id"]].n_tokens  # includes one end-of-text token per document
-        writer.write_table("clusters.parquet", pa.Table.from_pylist(supers))
-        writer.write_table("pruned.parquet", pa.Table.from_pylist(pruned, schema=PRUNED_SCHEMA))
+        writer.write_table(CLUSTERS_FILE, pa.Table.from_pylist(supers))
+        writer.write_table(PRUNED_FILE, pa.Table.from_pylist(pruned, schema=PRUNED_SCHEMA))
     if local is not None:
         shutil.rmtree(local, ignore_errors=True)
     by_reason = dict(Counter(r["reason"] for r in pruned if not r["reason"].startswith("prune:")))
@@ -252,7 +256,7 @@ def token_store(storage: Storage, cluster_id: int) -> TokenStore:
 
 
 def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, dict]:
-    """Every kept document in exactly one super-cluster or in pruned.parquet (pruned, contaminated, semantic
+    """Every kept document in exactly one super-cluster or in PRUNED_FILE (pruned, contaminated, semantic
     duplicate), each in its super-cluster's folder (the export reads a cluster by its folder); shares sum to 1."""
     documents = documents_sql(storage)
     con = storage.duckdb()
@@ -262,8 +266,8 @@ def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, 
                          "GROUP BY 1, 2").fetchall()
     misplaced = sum(n for name, cid, n in placed if f"/{DATA}/{cluster_folder(cid)}/" not in name)
     con.close()
-    clusters = storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist()
-    left_out = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["reason"]).column("reason").to_pylist()
+    clusters = storage.read_table(CLIMBLAB, CLUSTERS_FILE).to_pylist()
+    left_out = storage.read_table(CLIMBLAB, PRUNED_FILE, columns=["reason"]).column("reason").to_pylist()
     pruned = len(left_out)
     by_reason = Counter(left_out)
     kept_documents = sum(storage.read_json("documents", "stats.json", key)["kept"] for key in shard_keys)

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from climb.climblab.build import CLIMBLAB, DATA, TOKEN_STORES, TOKENIZER, cluster_folder
+from climb.climblab.build import CLIMBLAB, CLUSTERS_FILE, DATA, TOKEN_STORES, TOKENIZER, cluster_folder
 from climb.climbmix.plan import (LIMIT_DOCUMENT_SIZE, WEIGHT_TOLERANCE, ExportSettings, MixturePlan, check_plan,
                                 plan_mixture, plan_rows)
 from climb.climbmix.card import card_checksums, render_card
@@ -87,7 +87,7 @@ def _sources(storage: Storage, scratch: str, weights: dict[int, float]) -> tuple
     if not storage.is_local:  # token stores are memory-mapped: bring them here
         storage.fs.get(store_root + "/", f"{scratch}/{TOKEN_STORES}", recursive=True)
         store_root = f"{scratch}/{TOKEN_STORES}"
-    rows = storage.read_table(CLIMBLAB, "clusters.parquet", columns=["cluster_id", "label"]).to_pylist()
+    rows = storage.read_table(CLIMBLAB, CLUSTERS_FILE, columns=["cluster_id", "label"]).to_pylist()
     return ({r["cluster_id"]: _Cluster(storage, path, r["cluster_id"], store_root,
                                        with_text=weights.get(r["cluster_id"], 0) > 0) for r in rows},
             {r["cluster_id"]: r["label"] for r in rows})

@@ -37,11 +37,11 @@ def tokenizer(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
                 "documents"])
 def climblab(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
     """ClimbLab: every kept, unpruned, uncontaminated document under its super-cluster as Parquet
-    (`data/cluster_<n>/part-*.parquet`: `pandas.read_parquet`, pyarrow, DuckDB or `datasets` read all of `data/`
-    in one call) with `clusters.parquet` beside `data/`, what it leaves out listed in `pruned.parquet` with the
-    reason (`prune:*`; `contamination:target` for a document overlapping the target, found by `target_set`;
-    `duplicate:semantic`, found by `semantic_duplicates`), and one memory-mapped token store per super-cluster
-    for proxy training.
+    (`data/cluster_<n>/part-*.parquet`: `pandas.read_parquet` and pyarrow read all of `climblab/` or `data/` in
+    one call, DuckDB and `datasets` all of `data/`), the super-cluster profiles in `_profiles/clusters.parquet`,
+    what it leaves out in `_profiles/pruned.parquet` with the reason (`prune:*`; `contamination:target` for a
+    document overlapping the target, found by `target_set`; `duplicate:semantic`, found by
+    `semantic_duplicates`), and one memory-mapped token store per super-cluster for proxy training.
     """
     storage = project.storage()
     shard_keys = corpus_shards(context, storage, needs=("documents", "cluster_assignments", "quality_scores"))

@@ -1,6 +1,7 @@
 """ClimbLab as write_climblab commits it (climb.climblab.build): `climblab/data/` loads in one call with pandas,
-pyarrow.dataset, DuckDB and `datasets`, each returning every document once with its super-cluster id as int32
-and the files' columns only; the profiles, token stores and the storage layer's manifest sit beside `data/`;
+pyarrow.dataset, DuckDB and `datasets`, and `climblab/` itself with pandas and pyarrow.dataset, each returning
+every document once with its super-cluster id as int32 and the files' columns only; the profiles, token stores
+and the storage layer's manifest sit beside `data/` under `_` names, out of those readers' sight;
 verify_climblab accepts it and rejects a file outside its cluster's folder; the search's proxy jobs and the
 demo's reader find each cluster's documents."""
 
@@ -17,8 +18,9 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from climb.climblab.build import (CLIMBLAB, DATA, TOKEN_STORES, build_tokenizer, cluster_folder, documents_path,
-                                  project_tokenizer, token_store, verify_climblab, write_climblab)
+from climb.climblab.build import (CLIMBLAB, CLUSTERS_FILE, DATA, PROFILES, PRUNED_FILE, TOKEN_STORES,
+                                  build_tokenizer, cluster_folder, documents_path, project_tokenizer, token_store,
+                                  verify_climblab, write_climblab)
 from climb.climblab.token_store import TokenStore
 from climb.core.config import TokenizerConfig
 from climb.core.storage import MANIFEST, Storage
@@ -63,7 +65,7 @@ def storage(tmp_path_factory) -> Storage:
     return storage
 
 
-# Each reader, given data/ and a cache folder: (id, cluster_id) pairs, cluster_id's type as it names it, columns.
+# Each reader, given a folder and a cache folder: (id, cluster_id) pairs, cluster_id's type as it names it, columns.
 def _pandas(path: str, cache: str) -> tuple[list, str, list]:
     frame = pd.read_parquet(path)
     return list(zip(frame["id"], frame["cluster_id"])), str(frame["cluster_id"].dtype), list(frame.columns)
@@ -86,12 +88,16 @@ def _datasets(path: str, cache: str) -> tuple[list, str, list]:
     return list(zip(loaded["id"], loaded["cluster_id"])), loaded.features["cluster_id"].dtype, loaded.column_names
 
 
-@pytest.mark.parametrize("read, int32", [(_pandas, "int32"), (_pyarrow, "int32"), (_duckdb, "INTEGER"),
-                                         (_datasets, "int32")], ids=["pandas", "pyarrow", "duckdb", "datasets"])
-def test_every_reader_returns_every_document_once_with_its_cluster(storage, tmp_path, read, int32):
-    """One call on data/ gives each kept, unpruned document exactly once, with its super-cluster as int32, and
-    exactly the columns written in the files (no extra partition column)."""
-    pairs, cluster_type, columns = read(documents_path(storage), str(tmp_path / "hf"))
+@pytest.mark.parametrize("read, int32, folder", [
+    (_pandas, "int32", DATA), (_pyarrow, "int32", DATA), (_duckdb, "INTEGER", DATA), (_datasets, "int32", DATA),
+    (_pandas, "int32", CLIMBLAB), (_pyarrow, "int32", CLIMBLAB)],
+    ids=["pandas-data", "pyarrow-data", "duckdb-data", "datasets-data", "pandas-climblab", "pyarrow-climblab"])
+def test_every_reader_returns_every_document_once_with_its_cluster(storage, tmp_path, read, int32, folder):
+    """One call on data/ (or, for pandas and pyarrow, on climblab/ itself, the folder a user points at) gives each
+    kept, unpruned document exactly once, with its super-cluster as int32, and exactly the columns written in
+    the files (no extra partition column, no profile's columns)."""
+    path = documents_path(storage) if folder == DATA else storage.require(CLIMBLAB)
+    pairs, cluster_type, columns = read(path, str(tmp_path / "hf"))
     assert sorted(pairs) == sorted(EXPECTED.items())
     assert cluster_type == int32
     written = storage.read_table(CLIMBLAB, f"{DATA}/{cluster_folder(0)}/part-00000.parquet").column_names
@@ -100,16 +106,20 @@ def test_every_reader_returns_every_document_once_with_its_cluster(storage, tmp_
 
 def test_data_holds_only_the_documents_and_the_rest_sits_beside_it(storage):
     """data/ holds one folder per super-cluster of Parquet files only (a stray file there breaks `datasets`);
-    the profiles, token stores and the manifest are beside it."""
+    the profiles, token stores and the manifest are beside it under `_` names, which pyarrow's discovery
+    skips, so no Parquet file outside data/ reaches a reader of climblab/."""
     root, data = storage.require(CLIMBLAB), documents_path(storage)
-    clusters = storage.read_table(CLIMBLAB, "clusters.parquet").column("cluster_id").to_pylist()
+    clusters = storage.read_table(CLIMBLAB, CLUSTERS_FILE).column("cluster_id").to_pylist()
     assert sorted(storage.fs.ls(data, detail=False)) == sorted(f"{data}/{cluster_folder(c)}" for c in clusters)
     assert all(name.endswith(".parquet") for name in storage.fs.find(data))
     beside = {name.rsplit("/", 1)[-1] for name in storage.fs.ls(root, detail=False)}
-    assert beside == {DATA, "clusters.parquet", "pruned.parquet", TOKEN_STORES, MANIFEST}
+    assert beside == {DATA, PROFILES, TOKEN_STORES, MANIFEST}
+    assert all(name.startswith("_") for name in beside - {DATA})
+    assert sorted(storage.fs.ls(f"{root}/{PROFILES}", detail=False)) == [f"{root}/{CLUSTERS_FILE}",
+                                                                          f"{root}/{PRUNED_FILE}"]
     assert [token_store(storage, c).n_documents for c in clusters] == [
         sum(1 for v in EXPECTED.values() if v == c) for c in clusters]
-    pruned = storage.read_table(CLIMBLAB, "pruned.parquet").to_pylist()
+    pruned = storage.read_table(CLIMBLAB, PRUNED_FILE).to_pylist()
     assert [(r["id"], r["fine_cluster_id"]) for r in pruned] == [(PRUNED_ID, PRUNED_FINE)]
 
 

@@ -24,7 +24,7 @@ from climb.climbmix.card import card_checksums
 from climb.climbmix.export import export_to_directory, verify_export
 from climb.climbmix.formats import IndexedDataset, sha256_of, write_indexed_dataset
 from climb.core.storage import Storage
-from climb.climblab.build import DATA, TOKEN_STORES, cluster_folder
+from climb.climblab.build import CLUSTERS_FILE, DATA, TOKEN_STORES, cluster_folder
 from climb.climblab.token_store import TokenStoreWriter
 
 VOCAB, EOS = 1000, 0
@@ -59,7 +59,7 @@ def build_climblab_storage(root: Path, *, weights: dict[int, float] = WEIGHTS) -
                     s.add(d)
             rows.append({"cluster_id": cid, "label": f"topic {cid}", "documents": len(ids),
                          "tokens": int(counts.sum())})
-        writer.write_table("clusters.parquet", pa.Table.from_pylist(rows))
+        writer.write_table(CLUSTERS_FILE, pa.Table.from_pylist(rows))
     with storage.write_partition("optimal_mixture") as writer:
         writer.write_json("optimal_mixture.json", {
             "weights": {str(k): v for k, v in weights.items()},
