@@ -17,7 +17,7 @@ from climb.core import ClimbConfig, content_hash
 # Bump an engine's number when, for the same inputs and configuration, it would write different output.
 ENGINE_VERSIONS = {
     "documents": 2, "quality_scores": 1, "embeddings": 1, "centroids": 1, "cluster_assignments": 1,
-    "clusters": 1, "super_clusters": 1, "semantic_duplicates": 1, "tokenizer": 1, "climblab": 2, "target_set": 2,
+    "clusters": 1, "super_clusters": 1, "semantic_duplicates": 1, "tokenizer": 1, "climblab": 3, "target_set": 2,
     "candidate_mixtures": 1, "proxy_runs": 1, "predictor": 1, "optimal_mixture": 1, "climbmix": 1,
 }
 EXECUTION_FIELDS = {"batch_size", "device", "threads", "use_gpu", "workers", "recluster", "paths"}

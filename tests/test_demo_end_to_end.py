@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from climb.demo.corpus import DemoManifest
+from climb.climblab.build import CLUSTERS_FILE, DATA, TOKEN_STORES, cluster_folder
 from climb.climblab.token_store import TokenStore
 
 
@@ -50,17 +51,17 @@ def test_every_asset_materialised_and_checked(demo):
 
 
 def test_climblab_layout_and_domains(demo):
-    """ClimbLab is Hive-partitioned Parquet whose super-clusters are the demo's six domains."""
+    """ClimbLab's data/ is one Parquet dataset whose super-clusters are the demo's six domains."""
     root = demo["home"] / "climblab"
-    dataset = ds.dataset(root, format="parquet", partitioning="hive")
+    dataset = ds.dataset(root / DATA, format="parquet", partitioning="hive")
     table = dataset.to_table()
     assert {"id", "text", "cluster_id", "fine_cluster_id", "quality", "educational_value", "informational_value",
             "advertisement", "token_count"} <= set(table.column_names)
-    clusters = pq.read_table(root / "clusters.parquet").to_pylist()
+    clusters = pq.read_table(root / CLUSTERS_FILE).to_pylist()
     assert len(clusters) == 6 and abs(sum(c["token_share"] for c in clusters) - 1) < 1e-9
     assert all(c["label"] and c["keywords"] for c in clusters)
     domains = duckdb.sql(
-        f"SELECT c.cluster_id, d.domain FROM read_parquet('{root}/cluster_id=*/*.parquet') c "
+        f"SELECT c.cluster_id, d.domain FROM read_parquet('{root}/{DATA}/*/*.parquet') c "
         f"JOIN read_parquet('{demo['home']}/documents/*/documents.parquet') d USING (id)").fetchall()
     by_cluster: dict[int, Counter] = {}
     for cluster_id, domain in domains:
@@ -73,8 +74,8 @@ def test_climblab_layout_and_domains(demo):
 def test_token_stores_match_clusters(demo):
     """Each super-cluster has a token store holding its documents, one end-of-text token per document."""
     root = demo["home"] / "climblab"
-    for cluster in pq.read_table(root / "clusters.parquet").to_pylist():
-        store = TokenStore(str(root / "_token_stores" / f"cluster_id={cluster['cluster_id']}"))
+    for cluster in pq.read_table(root / CLUSTERS_FILE).to_pylist():
+        store = TokenStore(str(root / TOKEN_STORES / cluster_folder(cluster["cluster_id"])))
         assert store.n_documents == cluster["documents"]
         assert store.n_tokens == cluster["tokens"] + cluster["documents"]
 
@@ -86,11 +87,11 @@ def test_rerun_keeps_cluster_ids(demo):
     unchanged = climb("run", env=demo["env"])
     assert unchanged.returncode == 0, unchanged.stderr[-3000:]
     assert "0 asset partition(s) to materialise" in unchanged.stdout and "optimal_mixture: fresh" in unchanged.stdout
-    before = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
+    before = pq.read_table(root / CLUSTERS_FILE).select(["cluster_id", "label", "documents"]).to_pylist()
     done = climb("run", "--force", "--select", "key:centroids or key:cluster_assignments or key:clusters or "
                  "key:super_clusters or key:climblab", env=demo["env"])
     assert done.returncode == 0, done.stderr[-3000:]
-    after = pq.read_table(root / "clusters.parquet").select(["cluster_id", "label", "documents"]).to_pylist()
+    after = pq.read_table(root / CLUSTERS_FILE).select(["cluster_id", "label", "documents"]).to_pylist()
     assert after == before
 
 
@@ -102,7 +103,7 @@ def test_search_finds_the_planted_target(demo):
     domain_of = {}
     root = demo["home"] / "climblab"
     rows = duckdb.sql(
-        f"SELECT c.cluster_id, d.domain, count(*) FROM read_parquet('{root}/cluster_id=*/*.parquet') c "
+        f"SELECT c.cluster_id, d.domain, count(*) FROM read_parquet('{root}/{DATA}/*/*.parquet') c "
         f"JOIN read_parquet('{demo['home']}/documents/*/documents.parquet') d USING (id) GROUP BY 1, 2").fetchall()
     for cluster_id, domain, count in sorted(rows, key=lambda r: r[2]):
         domain_of[str(cluster_id)] = domain  # the majority domain wins (largest count last)

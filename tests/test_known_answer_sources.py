@@ -58,7 +58,7 @@ def test_weight_lands_on_the_target_source(searched):
     """At least half of the optimal mixture's weight is on the super-clusters whose majority is PubMed."""
     result = json.loads((searched / "optimal_mixture" / "optimal_mixture.json").read_text())
     counts = duckdb.sql(
-        f"SELECT c.cluster_id, d.source, count(*) AS n FROM read_parquet('{searched}/climblab/cluster_id=*/*.parquet') c "
+        f"SELECT c.cluster_id, d.source, count(*) AS n FROM read_parquet('{searched}/climblab/data/*/*.parquet') c "
         f"JOIN read_parquet('{searched}/documents/*/documents.parquet') d USING (id) GROUP BY 1, 2 ORDER BY 3").fetchall()
     majority = {str(cluster): source for cluster, source, _ in counts}  # largest count last wins
     on_pubmed = sum(w for cluster, w in result["weights"].items() if majority[cluster] == "pubmedqa")

@@ -1,16 +1,22 @@
 """ClimbLab: the clustered, pruned corpus (paper step 5), and the project tokenizer it is tokenized with.
 
 `<root>/climblab/`:
-- `cluster_id=<n>/part-<shard index>.parquet`: id, text, cluster_id, fine_cluster_id, the four raters,
-  token_count — Hive-partitioned, readable with pyarrow, DuckDB and `datasets`;
-- `clusters.parquet`: one row per super-cluster (id, label, keywords, documents, tokens, rater means,
-  member fine clusters);
-- `pruned.parquet`: every kept document ClimbLab leaves out (id, shard, fine cluster, reason, detail): those
-  removed by an asset before it (`contamination:target` from `target_set`, `duplicate:semantic` from
-  `semantic_duplicates`; such a reason wins over pruning, so both assets report the same count), then those of
-  pruned fine clusters (`prune:*`);
-- `_token_stores/cluster_id=<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
-  the leading underscore keeps them out of Parquet dataset discovery.
+- `data/cluster_<n>/part-<shard index>.parquet`: id, text, cluster_id (int32), fine_cluster_id, the four
+  raters, token_count. These are the only Parquet files pyarrow's discovery sees (it skips names starting with
+  `_` or `.`), so one call on `climblab/` or on `data/` reads every document once:
+  `pandas.read_parquet(".../climblab")`, `pyarrow.dataset.dataset(".../climblab")`, DuckDB
+  `read_parquet('.../data/*/*.parquet')`, `datasets.load_dataset("parquet", data_dir=".../data")`. The folder
+  names are not Hive keys (`cluster_id=<n>`) on purpose: pandas types such a key dictionary<int32>, which
+  clashes with the int32 column in the files, and `datasets` ignores Hive keys, so the id lives in the files
+  alone (docs/architecture.md, exports);
+- `_profiles/`: `clusters.parquet` (one row per super-cluster: id, label, keywords, documents, tokens, rater
+  means, member fine clusters) and `pruned.parquet` (every kept document ClimbLab leaves out: id, shard, fine
+  cluster, reason, detail): those removed by an asset before it (`contamination:target` from `target_set`,
+  `duplicate:semantic` from `semantic_duplicates`; such a reason wins over pruning, so both assets report the
+  same count), then those of pruned fine clusters (`prune:*`);
+- `_token_stores/cluster_<n>/`: memory-mapped token ids with document offsets (climb.climblab.token_store);
+- `_manifest.json`: the storage layer's commit record (climb.core.storage), outside `data/`, where
+  `datasets` would try to read it as Parquet.
 `<root>/tokenizer/`: the tokenizer (trained byte-level BPE or the user's), loadable with AutoTokenizer.
 """
 
@@ -37,11 +43,32 @@ from climb.climblab.token_store import TokenStore, TokenStoreWriter
 from climb.climblab.tokenization import encode_batch, eos_id, load_tokenizer, save_tokenizer, train_bpe
 
 CLIMBLAB = "climblab"
+DATA = "data"  # the documents' folder inside climblab/
 TOKENIZER = "tokenizer"
 TOKEN_STORES = "_token_stores"
+PROFILES = "_profiles"  # `_`: out of sight of pandas and pyarrow.dataset reading climblab/
+CLUSTERS_FILE = f"{PROFILES}/clusters.parquet"  # one row per super-cluster
+PRUNED_FILE = f"{PROFILES}/pruned.parquet"  # every kept document ClimbLab leaves out, with the reason
 SHARE_TOLERANCE = 1e-9
 PRUNED_SCHEMA = pa.schema([("id", pa.string()), ("shard", pa.string()), ("fine_cluster_id", pa.int32()),
                           ("reason", pa.string()), ("detail", pa.string())])
+
+
+def cluster_folder(cluster_id: int) -> str:
+    """A super-cluster's folder under `data/` and `_token_stores/` (a plain name, not a Hive key)."""
+    return f"cluster_{cluster_id}"
+
+
+def documents_path(storage: Storage) -> str:
+    """The committed `climblab/data/` folder: every ClimbLab document, one folder per super-cluster."""
+    return f"{storage.require(CLIMBLAB)}/{DATA}"
+
+
+def documents_sql(storage: Storage, *, filename: bool = False) -> str:
+    """ClimbLab's documents as a DuckDB table expression (every Parquet file under `data/`); with `filename`,
+    each row also carries the path of its file."""
+    files = storage.uri(documents_path(storage)) + "/*/*.parquet"
+    return "read_parquet('" + files.replace("'", "''") + "'" + (", filename=true)" if filename else ")")
 
 
 @dataclass(frozen=True)
@@ -149,7 +176,7 @@ def _first_reason(removed: Sequence[pa.Table]) -> pa.Table:
 
 def _left_out(rows: pa.Table, key: str, reasons: dict[int, str],
               removed: pa.Table) -> tuple[pa.Table, pa.Table, list[dict]]:
-    """(the rows ClimbLab keeps, the removed rows, a pruned.parquet row for each row left out); a removed document
+    """(the rows ClimbLab keeps, the removed rows, a PRUNED_FILE row for each row left out); a removed document
     keeps its reason even in a pruned cluster, so the asset that removed it and climblab count the same."""
     hit = pc.is_in(rows.column("id"), value_set=removed.column("id"))
     gone, rows = rows.filter(hit), rows.filter(pc.invert(hit))
@@ -174,7 +201,7 @@ def _recount(supers: list[dict], removed: dict[int, list[int]]) -> None:
 
 def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, removed: Sequence[pa.Table] = (),
                    log: logging.Logger | None = None) -> ClimbLabReport:
-    """Write ClimbLab: Parquet per super-cluster and shard, token stores, clusters.parquet, pruned.parquet.
+    """Write ClimbLab: Parquet per super-cluster and shard, token stores, the profiles (`_profiles/`).
 
     Args:
         storage: holds every upstream asset and receives `climblab`.
@@ -200,7 +227,7 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
     gone_tokens: dict[int, list[int]] = {}  # super-cluster -> token counts of its removed documents
     with storage.write_partition(CLIMBLAB) as writer:
         base = f"{writer.path if local is None else local}/{TOKEN_STORES}"
-        stores = {s["cluster_id"]: TokenStoreWriter(f"{base}/cluster_id={s['cluster_id']}",
+        stores = {s["cluster_id"]: TokenStoreWriter(f"{base}/{cluster_folder(s['cluster_id'])}",
                                                     vocab_size=tokenizer.get_vocab_size(), eos_id=eos_id(tokenizer))
                   for s in supers}
         for index, key in enumerate(sorted(shard_keys)):
@@ -211,7 +238,7 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
             cluster = rows.column("cluster_id").to_numpy()
             for sid in np.unique(cluster[cluster >= 0]):
                 part = rows.filter(pc.equal(rows.column("cluster_id"), int(sid)))
-                writer.write_table(f"cluster_id={sid}/part-{index:05d}.parquet", part)
+                writer.write_table(f"{DATA}/{cluster_folder(sid)}/part-{index:05d}.parquet", part)
                 for ids in encode_batch(tokenizer, part.column("text").to_pylist()):
                     stores[int(sid)].add(ids)
             log.info(f"climblab: {key} done ({index + 1}/{len(shard_keys)})")
@@ -219,13 +246,13 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
         if local is not None:
             writer.put_folder(local)
         else:  # written in place: record the files in the manifest
-            writer.files.extend(f"{TOKEN_STORES}/cluster_id={sid}/{name}" for sid in infos
+            writer.files.extend(f"{TOKEN_STORES}/{cluster_folder(sid)}/{name}" for sid in infos
                                 for name in ("tokens.bin", "offsets.npy", "meta.json"))
         _recount(supers, gone_tokens)
         for s in supers:
             s["store_tokens"] = infos[s["cluster_id"]].n_tokens  # includes one end-of-text token per document
-        writer.write_table("clusters.parquet", pa.Table.from_pylist(supers))
-        writer.write_table("pruned.parquet", pa.Table.from_pylist(pruned, schema=PRUNED_SCHEMA))
+        writer.write_table(CLUSTERS_FILE, pa.Table.from_pylist(supers))
+        writer.write_table(PRUNED_FILE, pa.Table.from_pylist(pruned, schema=PRUNED_SCHEMA))
     if local is not None:
         shutil.rmtree(local, ignore_errors=True)
     by_reason = dict(Counter(r["reason"] for r in pruned if not r["reason"].startswith("prune:")))
@@ -237,22 +264,22 @@ def write_climblab(*, storage: Storage, shard_keys: Sequence[str], tokenizer, re
 
 def token_store(storage: Storage, cluster_id: int) -> TokenStore:
     """The memory-mapped token store of one super-cluster (local storage)."""
-    return TokenStore(f"{storage.require(CLIMBLAB)}/{TOKEN_STORES}/cluster_id={cluster_id}")
+    return TokenStore(f"{storage.require(CLIMBLAB)}/{TOKEN_STORES}/{cluster_folder(cluster_id)}")
 
 
 def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, dict]:
-    """Every kept document in exactly one super-cluster or in pruned.parquet (pruned, contaminated, semantic
-    duplicate); shares sum to 1."""
-    path = storage.require(CLIMBLAB)
+    """Every kept document in exactly one super-cluster or in PRUNED_FILE (pruned, contaminated, semantic
+    duplicate), each in its super-cluster's folder (the export reads a cluster by its folder); shares sum to 1."""
+    documents = documents_sql(storage)
     con = storage.duckdb()
-    counts = dict(con.execute(
-        f"SELECT cluster_id, count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet', "
-        f"hive_partitioning=false) GROUP BY 1").fetchall())
-    unique_ids = con.execute(
-        f"SELECT count(DISTINCT id), count(*) FROM read_parquet('{storage.uri(path)}/cluster_id=*/*.parquet')").fetchone()
+    counts = dict(con.execute(f"SELECT cluster_id, count(*) FROM {documents} GROUP BY 1").fetchall())
+    unique_ids = con.execute(f"SELECT count(DISTINCT id), count(*) FROM {documents}").fetchone()
+    placed = con.execute(f"SELECT filename, cluster_id, count(*) FROM {documents_sql(storage, filename=True)} "
+                         "GROUP BY 1, 2").fetchall()
+    misplaced = sum(n for name, cid, n in placed if f"/{DATA}/{cluster_folder(cid)}/" not in name)
     con.close()
-    clusters = storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist()
-    left_out = storage.read_table(CLIMBLAB, "pruned.parquet", columns=["reason"]).column("reason").to_pylist()
+    clusters = storage.read_table(CLIMBLAB, CLUSTERS_FILE).to_pylist()
+    left_out = storage.read_table(CLIMBLAB, PRUNED_FILE, columns=["reason"]).column("reason").to_pylist()
     pruned = len(left_out)
     by_reason = Counter(left_out)
     kept_documents = sum(storage.read_json("documents", "stats.json", key)["kept"] for key in shard_keys)
@@ -262,7 +289,8 @@ def verify_climblab(storage: Storage, shard_keys: Sequence[str]) -> tuple[bool, 
                "pruned": sum(n for r, n in by_reason.items() if r.startswith("prune:")),
                "contaminated": by_reason["contamination:target"], "semantic_duplicates": by_reason["duplicate:semantic"],
                "kept_documents": kept_documents, "token_share_sum": round(share, 12),
-               "cluster_counts_match_profiles": per_cluster}
+               "cluster_counts_match_profiles": per_cluster, "documents_outside_their_folder": int(misplaced)}
     passed = (unique_ids[0] == unique_ids[1] and unique_ids[1] + pruned == kept_documents and per_cluster
+              and misplaced == 0
               and abs(share - 1.0) <= SHARE_TOLERANCE * max(1, len(clusters)) * 10)
     return passed, details

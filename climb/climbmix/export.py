@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from climb.climblab.build import CLIMBLAB, TOKEN_STORES, TOKENIZER
+from climb.climblab.build import CLIMBLAB, CLUSTERS_FILE, DATA, TOKEN_STORES, TOKENIZER, cluster_folder
 from climb.climbmix.plan import (LIMIT_DOCUMENT_SIZE, WEIGHT_TOLERANCE, ExportSettings, MixturePlan, check_plan,
                                 plan_mixture, plan_rows)
 from climb.climbmix.card import card_checksums, render_card
@@ -58,7 +58,7 @@ class _Cluster:
     """One super-cluster of ClimbLab: token counts (and texts, where drawn from) with its token store, aligned."""
 
     def __init__(self, storage: Storage, path: str, cluster_id: int, store_root: str, *, with_text: bool):
-        files = sorted(storage.fs.glob(f"{path}/cluster_id={cluster_id}/*.parquet"))  # the store's order
+        files = sorted(storage.fs.glob(f"{path}/{DATA}/{cluster_folder(cluster_id)}/*.parquet"))  # the store's order
         columns = ["text", "token_count"] if with_text else ["token_count"]
         tables = []
         for name in files:
@@ -68,7 +68,7 @@ class _Cluster:
                                                                   "token_count": pa.array([], pa.int64())})
         self.texts = table.column("text") if with_text else None  # weight 0: never drawn, never loaded
         self.counts = table.column("token_count").to_numpy().astype(np.int64)
-        self.store = TokenStore(f"{store_root}/cluster_id={cluster_id}")
+        self.store = TokenStore(f"{store_root}/{cluster_folder(cluster_id)}")
         if self.store.n_documents != len(self.counts) or not np.array_equal(np.diff(self.store.offsets) - 1,
                                                                             self.counts):
             raise ValueError(f"{path}: super-cluster {cluster_id}'s token store does not match its Parquet rows "
@@ -87,7 +87,7 @@ def _sources(storage: Storage, scratch: str, weights: dict[int, float]) -> tuple
     if not storage.is_local:  # token stores are memory-mapped: bring them here
         storage.fs.get(store_root + "/", f"{scratch}/{TOKEN_STORES}", recursive=True)
         store_root = f"{scratch}/{TOKEN_STORES}"
-    rows = storage.read_table(CLIMBLAB, "clusters.parquet", columns=["cluster_id", "label"]).to_pylist()
+    rows = storage.read_table(CLIMBLAB, CLUSTERS_FILE, columns=["cluster_id", "label"]).to_pylist()
     return ({r["cluster_id"]: _Cluster(storage, path, r["cluster_id"], store_root,
                                        with_text=weights.get(r["cluster_id"], 0) > 0) for r in rows},
             {r["cluster_id"]: r["label"] for r in rows})

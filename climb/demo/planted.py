@@ -12,6 +12,7 @@ from __future__ import annotations
 from climb.core.storage import Storage
 
 CLIMBLAB, DOCUMENTS = "climblab", "documents"
+CLIMBLAB_FILES = "data/*/*.parquet"  # ClimbLab's documents (climb/climblab/build.py; demo imports only core)
 
 
 def cluster_domains(storage: Storage) -> dict[int, str]:
@@ -20,7 +21,7 @@ def cluster_domains(storage: Storage) -> dict[int, str]:
     documents = [storage.uri(f"{storage.require(DOCUMENTS, key)}/documents.parquet")
                  for key in storage.committed_partitions(DOCUMENTS)]
     rows = storage.duckdb().sql(
-        f"SELECT c.cluster_id, d.domain, count(*) AS n FROM read_parquet('{climblab}/cluster_id=*/*.parquet') c "
+        f"SELECT c.cluster_id, d.domain, count(*) AS n FROM read_parquet('{climblab}/{CLIMBLAB_FILES}') c "
         f"JOIN read_parquet({documents!r}) d USING (id) GROUP BY 1, 2").fetchall()
     best: dict[int, tuple[int, str]] = {}
     for cluster_id, domain, n in rows:

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from climb.core.hashing import content_hash
-from climb.climblab.build import CLIMBLAB
+from climb.climblab.build import documents_sql
 from climb.search.translation import MIN_MAPPED_SHARE, ClusterOverlap, cluster_overlap, translate_runs
 from climb.search.proxy import ProxyConfig, learnt_settings
 from climb.core.storage import Storage
@@ -60,11 +60,6 @@ def _quoted(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
-def _climblab_documents(storage: Storage) -> str:
-    return f"read_parquet({_quoted(storage.uri(storage.require(CLIMBLAB)) + '/cluster_id=*/*.parquet')}, " \
-           "hive_partitioning=false)"
-
-
 def snapshot_membership(storage: Storage, *, data_version: str) -> bool:
     """Keep ClimbLab's document membership under its data version, once; True when written now.
 
@@ -75,7 +70,7 @@ def snapshot_membership(storage: Storage, *, data_version: str) -> bool:
     if storage.partition_path(MEMBERSHIP, data_version) is not None:
         return False
     con = storage.duckdb()
-    batches = con.sql(f"SELECT id, cluster_id, token_count FROM {_climblab_documents(storage)}").to_arrow_reader()
+    batches = con.sql(f"SELECT id, cluster_id, token_count FROM {documents_sql(storage)}").to_arrow_reader()
     with storage.write_partition(MEMBERSHIP, data_version) as writer:
         with storage.fs.open(writer.file("membership.parquet"), "wb") as handle, \
                 pq.ParquetWriter(handle, batches.schema) as out:
@@ -99,7 +94,7 @@ def overlap_with_current(storage: Storage, *, source_version: str, source_cluste
     con = storage.duckdb()
     rows = con.execute(
         f"SELECT o.cluster_id, n.cluster_id, sum(o.token_count) FROM read_parquet({_quoted(old)}) o "
-        f"LEFT JOIN (SELECT id, cluster_id FROM {_climblab_documents(storage)}) n USING (id) GROUP BY 1, 2"
+        f"LEFT JOIN (SELECT id, cluster_id FROM {documents_sql(storage)}) n USING (id) GROUP BY 1, 2"
     ).fetchall()
     con.close()
     return cluster_overlap(rows, old_cluster_ids=source_cluster_ids, new_cluster_ids=cluster_ids)

@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 
-from climb.climblab.build import CLIMBLAB, TOKEN_STORES
+from climb.climblab.build import CLIMBLAB, TOKEN_STORES, cluster_folder
 from climb.core.config import ClimbConfig
 from climb.core.storage import Storage
 from climb.search.evidence import snapshot_membership
@@ -27,7 +27,7 @@ def make_jobs(weights: np.ndarray, labels: list[str], *, storage: Storage, confi
               workers: int, meta: list[dict] | None = None) -> list[ProxyJob]:
     """Proxy jobs for rows of mixture weights (content-addressed keys)."""
     climblab = storage.require(CLIMBLAB)
-    folders = {cid: f"{climblab}/{TOKEN_STORES}/cluster_id={cid}" for cid in space.cluster_ids}
+    folders = {cid: f"{climblab}/{TOKEN_STORES}/{cluster_folder(cid)}" for cid in space.cluster_ids}
     target = storage.read_json(TARGET, "target.json")
     require_parts(target)
     vocab = storage.read_json("tokenizer", "stats.json")["vocab_size"]

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from climb.core.hashing import content_hash
-from climb.climblab.build import CLIMBLAB
+from climb.climblab.build import CLIMBLAB, CLUSTERS_FILE
 from climb.core.config import ClimbConfig
 from climb.search import designs
 from climb.search.mixtures import feasibility_caps, mixture_key
@@ -47,7 +47,7 @@ class SearchSpace:
 
 
 def search_space(storage: Storage) -> SearchSpace:
-    clusters = sorted(storage.read_table(CLIMBLAB, "clusters.parquet").to_pylist(), key=lambda c: c["cluster_id"])
+    clusters = sorted(storage.read_table(CLIMBLAB, CLUSTERS_FILE).to_pylist(), key=lambda c: c["cluster_id"])
     summary = [(c["cluster_id"], c["documents"], c["tokens"], c["store_tokens"]) for c in clusters]
     tokenizer_stats = storage.read_json("tokenizer", "stats.json")
     version = content_hash([summary, tokenizer_stats["vocab_size"], tokenizer_stats["source"]], length=16)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from climb.climblab import build_tokenizer, project_tokenizer, write_climblab
+from climb.climblab import build_tokenizer, documents_path, project_tokenizer, write_climblab
 from climb.core import markdown_table
 from climb.search import contaminated_documents
 from climb.semantic import semantic_duplicates
@@ -36,11 +36,12 @@ def tokenizer(context: dg.AssetExecutionContext, project: ProjectResource) -> dg
           deps=[super_clusters, tokenizer, "target_set", "semantic_duplicates", "cluster_assignments", "quality_scores",
                 "documents"])
 def climblab(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
-    """ClimbLab: every kept, unpruned, uncontaminated document under its super-cluster as Hive-partitioned
-    Parquet (`cluster_id=<n>/part-*.parquet`) with `clusters.parquet` beside it, what it leaves out listed in
-    `pruned.parquet` with the reason (`prune:*`; `contamination:target` for a document overlapping the target,
-    found by `target_set`; `duplicate:semantic`, found by `semantic_duplicates`), and one memory-mapped token
-    store per super-cluster for proxy training.
+    """ClimbLab: every kept, unpruned, uncontaminated document under its super-cluster as Parquet
+    (`data/cluster_<n>/part-*.parquet`: `pandas.read_parquet` and pyarrow read all of `climblab/` or `data/` in
+    one call, DuckDB and `datasets` all of `data/`), the super-cluster profiles in `_profiles/clusters.parquet`,
+    what it leaves out in `_profiles/pruned.parquet` with the reason (`prune:*`; `contamination:target` for a
+    document overlapping the target, found by `target_set`; `duplicate:semantic`, found by
+    `semantic_duplicates`), and one memory-mapped token store per super-cluster for proxy training.
     """
     storage = project.storage()
     shard_keys = corpus_shards(context, storage, needs=("documents", "cluster_assignments", "quality_scores"))
@@ -63,4 +64,5 @@ def climblab(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.
         "tokens_per_cluster": dg.MetadataValue.json({str(c["cluster_id"]): c["tokens"] for c in report.clusters}),
         "clusters": dg.MetadataValue.md(table),
         "path": dg.MetadataValue.path(report.path),
+        "documents_path": dg.MetadataValue.path(documents_path(storage)),
     })

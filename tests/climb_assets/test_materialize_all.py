@@ -260,7 +260,7 @@ def test_answer_finds_the_topic_and_matches_climb_run(materialised_all):
     ui, cli = _optimal(root / "ui_home"), _optimal(root / "cli_home")
     assert ui["weights"] == cli["weights"]
     counts = duckdb.sql(
-        f"SELECT c.cluster_id, d.label, count(*) AS n FROM read_parquet('{root}/ui_home/climblab/cluster_id=*/*.parquet') c "
+        f"SELECT c.cluster_id, d.label, count(*) AS n FROM read_parquet('{root}/ui_home/climblab/data/*/*.parquet') c "
         f"JOIN read_parquet('{root}/ui_home/documents/*/documents.parquet') d USING (id) GROUP BY 1, 2 ORDER BY 3"
     ).fetchall()
     majority = {str(cluster): label for cluster, label, _ in counts}  # the largest count last wins

@@ -24,6 +24,7 @@ from climb.climbmix.card import card_checksums
 from climb.climbmix.export import export_to_directory, verify_export
 from climb.climbmix.formats import IndexedDataset, sha256_of, write_indexed_dataset
 from climb.core.storage import Storage
+from climb.climblab.build import CLUSTERS_FILE, DATA, TOKEN_STORES, cluster_folder
 from climb.climblab.token_store import TokenStoreWriter
 
 VOCAB, EOS = 1000, 0
@@ -49,15 +50,16 @@ def build_climblab_storage(root: Path, *, weights: dict[int, float] = WEIGHTS) -
             texts = [f"c{cid} " + " ".join(map(str, d)) for d in ids]
             half = len(ids) // 2
             for part, (lo, hi) in enumerate(((0, half), (half, len(ids)))):
-                writer.write_table(f"cluster_id={cid}/part-{part:05d}.parquet", pa.table({
+                writer.write_table(f"{DATA}/{cluster_folder(cid)}/part-{part:05d}.parquet", pa.table({
                     "text": texts[lo:hi], "cluster_id": pa.array([cid] * (hi - lo), pa.int32()),
                     "token_count": pa.array(counts[lo:hi], pa.int64())}))
-            with TokenStoreWriter(f"{writer.path}/_token_stores/cluster_id={cid}", vocab_size=VOCAB, eos_id=EOS) as s:
+            with TokenStoreWriter(f"{writer.path}/{TOKEN_STORES}/{cluster_folder(cid)}", vocab_size=VOCAB,
+                                  eos_id=EOS) as s:
                 for d in ids:
                     s.add(d)
             rows.append({"cluster_id": cid, "label": f"topic {cid}", "documents": len(ids),
                          "tokens": int(counts.sum())})
-        writer.write_table("clusters.parquet", pa.Table.from_pylist(rows))
+        writer.write_table(CLUSTERS_FILE, pa.Table.from_pylist(rows))
     with storage.write_partition("optimal_mixture") as writer:
         writer.write_json("optimal_mixture.json", {
             "weights": {str(k): v for k, v in weights.items()},

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from climb.climblab.build import CLUSTERS_FILE, DATA, cluster_folder
 from climb.core.config import ClimbConfig, load_config
 from climb.core.storage import Storage
 
@@ -27,7 +28,7 @@ CLUSTERS = (
 
 def write_climblab(storage: Storage, clusters: Sequence[tuple] = CLUSTERS, *, documents: dict[int, list] | None = None,
                    vocab_size: int = VOCAB_SIZE, source: str = TOKENIZER_SOURCE) -> None:
-    """Commit `climblab` (clusters.parquet and one documents file per super-cluster) and `tokenizer`.
+    """Commit `climblab` (its cluster profiles and one documents file per super-cluster) and `tokenizer`.
 
     Args:
         clusters: (cluster_id, label, documents, tokens, store_tokens) per super-cluster.
@@ -40,9 +41,9 @@ def write_climblab(storage: Storage, clusters: Sequence[tuple] = CLUSTERS, *, do
     table = pa.Table.from_pylist([{"cluster_id": cid, "label": label, "documents": docs, "tokens": tokens,
                                    "store_tokens": store} for cid, label, docs, tokens, store in clusters])
     with storage.write_partition("climblab") as writer:
-        writer.write_table("clusters.parquet", table)
+        writer.write_table(CLUSTERS_FILE, table)
         for cid, rows in documents.items():
-            writer.write_table(f"cluster_id={cid}/part-00000.parquet", pa.table({
+            writer.write_table(f"{DATA}/{cluster_folder(cid)}/part-00000.parquet", pa.table({
                 "id": pa.array([r[0] for r in rows], pa.string()),
                 "cluster_id": pa.array([cid] * len(rows), pa.int32()),
                 "token_count": pa.array([r[1] for r in rows], pa.int64())}))

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from climb.climblab.build import CLIMBLAB, TOKENIZER
+from climb.climblab.build import CLIMBLAB, CLUSTERS_FILE, DATA, TOKENIZER, cluster_folder
 from climb.core.config import DEFAULT_CONFIG_PATH, load_config
 from climb.search.translation import LOST_MASS, cluster_overlap, translate_runs
 from climb.search.rounds import (CANDIDATES, PREDICTOR, PROXY_RUNS, TRANSLATED, fit_round_predictor, propose_candidates,
@@ -60,10 +60,10 @@ def _climblab(storage, documents: dict[str, tuple[int, int]]) -> str:
     with storage.write_partition(CLIMBLAB) as writer:
         for c in clusters:
             ids = [i for i, (cc, _) in documents.items() if cc == c]
-            writer.write_table(f"cluster_id={c}/part-00000.parquet", pa.table({
+            writer.write_table(f"{DATA}/{cluster_folder(c)}/part-00000.parquet", pa.table({
                 "id": ids, "cluster_id": pa.array([c] * len(ids), pa.int32()),
                 "token_count": pa.array([documents[i][1] for i in ids], pa.int64())}))
-        writer.write_table("clusters.parquet", pa.Table.from_pylist([
+        writer.write_table(CLUSTERS_FILE, pa.Table.from_pylist([
             {"cluster_id": c, "label": f"cluster {c}", "documents": sum(cc == c for cc, _ in documents.values()),
              "tokens": sum(t for cc, t in documents.values() if cc == c), "store_tokens": 10**9} for c in clusters]))
     return search_space(storage).data_version

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from climb.climblab.build import DATA, cluster_folder
 from climb.core.storage import Storage
 from climb.search.evidence import proxy_fingerprint
 from climb.search.mixtures import UNITS, dirichlet_candidates, feasibility_caps, mixture_key
@@ -331,7 +332,7 @@ def test_propose_round_one_translates_runs_of_an_earlier_clustering(space_storag
     translate one for one: same weights, same scores, written to translated_evidence.parquet."""
     config = make_config(tmp_path)
     space = search_space(space_storage)
-    membership = pa.concat_tables([space_storage.read_table("climblab", f"cluster_id={cid}/part-00000.parquet")
+    membership = pa.concat_tables([space_storage.read_table("climblab", f"{DATA}/{cluster_folder(cid)}/part-00000.parquet")
                                    for cid in space.cluster_ids])
     with space_storage.write_partition("cluster_membership", "old-version") as writer:
         writer.write_table("membership.parquet", membership)

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from climb.climblab import PRUNED_FILE, documents_sql
 from climb.core.config import load_config
 from climb.search.target_set import target_documents
 from climb.semantic.pruning import RATERS
@@ -94,7 +95,7 @@ def _fake_clusters(storage, shard_texts: dict[str, list[dict]]) -> None:
 def test_contaminated_and_semantic_duplicates_are_reported_and_left_out_of_climblab(project):
     """target_set: contaminated.parquet lists exactly a-edited and b-embedded with reason contamination:target and
     their target document; the metadata counts them per split. semantic_duplicates: exactly a12, twin a10.
-    climblab: none of the three is in any super-cluster, all are in pruned.parquet with their reason
+    climblab: none of the three is in any super-cluster, all are in its pruned profile with their reason
     (b-embedded's pruned cluster does not hide it), the super-cluster counts drop by a-edited and a12, and
     climblab_accounted passes."""
     storage = project.storage()
@@ -130,12 +131,12 @@ def test_contaminated_and_semantic_duplicates_are_reported_and_left_out_of_climb
     [check] = built.get_asset_check_evaluations()
     assert check.passed and check.metadata["contaminated"].value == 2
     assert check.metadata["semantic_duplicates"].value == 1
-    left_out = {r["id"]: r for r in storage.read_table("climblab", "pruned.parquet").to_pylist()}
+    left_out = {r["id"]: r for r in storage.read_table("climblab", PRUNED_FILE).to_pylist()}
     assert {i for i, r in left_out.items() if r["reason"] == "contamination:target"} == {"a-edited", "b-embedded"}
     assert left_out["a12"]["reason"] == "duplicate:semantic" and "duplicate of a10" in left_out["a12"]["detail"]
     assert left_out["a-edited"]["detail"] == contaminated["a-edited"]["detail"]
     kept = storage.duckdb().execute(
-        f"SELECT id FROM read_parquet('{storage.require('climblab')}/cluster_id=*/*.parquet')").fetchall()
+        f"SELECT id FROM {documents_sql(storage)}").fetchall()
     assert not {"a-edited", "b-embedded", "a12"} & {i for (i,) in kept} and len(kept) == 99
     climblab_metadata = built.asset_materializations_for_node("climblab")[0].metadata
     assert climblab_metadata["contaminated_documents"].value == 2 and climblab_metadata["documents"].value == 99
