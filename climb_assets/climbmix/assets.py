@@ -27,8 +27,9 @@ def climbmix(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.
     """
     config, storage = project.config(), project.storage()
     try:
-        summary = materialise_climbmix(storage=storage, settings=ExportSettings.from_config(config.export),
-                                       config=config.model_dump(mode="json"), log=context.log)
+        settings = ExportSettings.from_config(config.export, config_dir=config.config_dir)
+        summary = materialise_climbmix(storage=storage, settings=settings, config=config.model_dump(mode="json"),
+                                       log=context.log)
     except (FileNotFoundError, ValueError) as err:
         raise dg.Failure(description=str(err)) from err
     totals, rows = summary["totals"], summary["clusters"]
