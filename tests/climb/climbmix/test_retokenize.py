@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -61,9 +62,10 @@ def _texts(out: Path) -> list[dict]:
     return pa.concat_tables([pq.read_table(p) for p in sorted((out / "parquet").glob("*.parquet"))]).to_pylist()
 
 
-def _sha256sum_digest(folder: Path) -> str:
-    """What `sha256sum <files, sorted> | sha256sum` prints for the folder's files."""
-    listing = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.iterdir()))
+def _sha256sum_digest(folder: Path, names: set[str] | None = None) -> str:
+    """What `sha256sum <files, sorted> | sha256sum` prints for the folder's files (those of `names`)."""
+    listing = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.iterdir())
+                      if names is None or p.name in names)
     return hashlib.sha256(listing.encode()).hexdigest()
 
 
@@ -168,3 +170,24 @@ def test_an_unusable_tokenizer_stops_the_export_before_it_writes(storage, tmp_pa
         export_to_directory(storage=storage, out=tmp_path / "mix",
                             settings=ExportSettings(tokens=1_000, tokenizer=str(folder)))
     assert not (tmp_path / "mix").exists()
+
+
+def test_a_hub_name_loads_offline_from_the_hub_cache_and_hashes_the_cached_files(tmp_path, monkeypatch):
+    """A hub name found in the local hub cache loads in offline mode (no network), and its sha256 covers the
+    cached tokenizer files (not the model's config.json)."""
+    from huggingface_hub import constants
+
+    from climb.climbmix.retokenize import load_export_tokenizer
+
+    source = save_bpe_tokenizer(tmp_path / "source")
+    repo = tmp_path / "cache" / "models--someone--tokenizer"
+    snapshot = repo / "snapshots" / ("0" * 40)
+    shutil.copytree(source, snapshot)
+    (snapshot / "config.json").write_text('{"model_type": "gpt2"}')  # AutoTokenizer reads a hub repo's config
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))  # read at each call, unlike the env
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    described = load_export_tokenizer("someone/tokenizer").describe()
+    assert described["source"] == "someone/tokenizer" and set(described["files"]) == {p.name for p in source.iterdir()}
+    assert described["sha256"] == _sha256sum_digest(snapshot, set(described["files"])) == _sha256sum_digest(source)
