@@ -86,12 +86,14 @@ def _tokenizer_lines(summary: dict) -> str:
     tokenizer, own = summary["tokenizer"], summary["settings"]["tokenizer"] is None
     eos = f" (`{tokenizer['eos_token']}`)" if tokenizer.get("eos_token") else ""
     sha = f"`{tokenizer['sha256']}`" if tokenizer.get("sha256") else "not recorded"
-    exported = sum(tokenizer.get("exported_tokens", {}).values())
-    whose = "ClimbLab's and the proxies' own" if own else "export.tokenizer, not the proxies' own"
+    exported = tokenizer.get("exported_tokens", {})
+    held = (f"the tokenized files hold {sum(exported.values()):,} tokens of this tokenizer (special tokens excluded)"
+            if exported else "no tokenized files were written")
+    whose = "ClimbLab's and the proxies' own" if own else "chosen for the export, not the proxies' own"
     return (f"- tokenizer of the tokenized JSONL and Megatron files: `{tokenizer['source']}` ({whose}), "
             f"vocabulary {tokenizer['vocab_size']:,}, end-of-document id {tokenizer['eos_id']}{eos}; sha256 of its "
             f"files {sha}\n- token counts: the budget and the table count ClimbLab's tokens, which drive the "
-            f"sampling; the tokenized files hold {exported:,} tokens of this tokenizer (special tokens excluded)")
+            f"sampling; {held}")
 
 
 def render_card(summary: dict, *, summary_sha256: str) -> str:

@@ -140,7 +140,7 @@ def test_budget_counts_climblab_tokens_and_the_exported_tokens_are_reported(stor
     assert user["tokenizer"]["sha256"] == digest and set(user["tokenizer"]["files"]) == {
         p.name for p in folder.iterdir()}
     card = (tmp_path / "user" / "README.md").read_text()
-    assert f"`{folder}` (export.tokenizer" in card and digest in card
+    assert f"`{folder}` (chosen for the export, not the proxies' own)" in card and digest in card
     assert f"hold {sum(per_cluster.values()):,} tokens of this tokenizer" in card
 
 
