@@ -74,29 +74,39 @@ def storage(tmp_path):
     return build_climblab_storage(tmp_path / "home")
 
 
-@pytest.mark.parametrize("kind, dtype", [("bpe", np.uint16), ("wide", np.int32)])
-def test_megatron_files_in_the_user_tokenizer_read_by_megatron_and_decode_to_the_texts(storage, tmp_path, kind,
-                                                                                        dtype):
-    """Megatron-core's IndexedDataset reads each cluster's file in the tokenizer's dtype; every document ends
-    with its eos id and decodes back to a drawn text of that cluster (the same texts, as often, as Parquet)."""
+def megatron_documents_decode_to_the_texts(out: Path, tokenizer_folder: Path, dtype: type) -> list[np.ndarray]:
+    """Read an export's Megatron files with Megatron-core's own IndexedDataset and check that each cluster's
+    documents are in `dtype`, end with the eos id and decode to that cluster's drawn texts (the same texts, as
+    often, as the Parquet files); returns every document."""
     megatron = pytest.importorskip("megatron.core.datasets.indexed_dataset")
     from transformers import AutoTokenizer
 
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_folder))
+    parquet, every = _texts(out), []
+    for entry in json.loads((out / "megatron" / "blend.json").read_text())["datasets"]:
+        dataset = megatron.IndexedDataset(str(out / entry["prefix"]))
+        assert dataset.index.dtype == dtype and len(dataset) == entry["documents"]
+        documents = [np.array(dataset[i]) for i in range(len(dataset))]  # copies: its map closes with it
+        assert all(d[-1] == tokenizer.eos_token_id for d in documents)
+        decoded = Counter(tokenizer.decode(d[:-1].tolist(), clean_up_tokenization_spaces=False) for d in documents)
+        assert decoded == Counter(r["text"] for r in parquet if r["cluster_id"] == entry["cluster_id"])
+        every += documents
+    return every
+
+
+@pytest.mark.parametrize("kind, dtype", [("bpe", np.uint16), ("wide", np.int32)])
+def test_megatron_files_in_the_user_tokenizer_read_by_megatron_and_decode_to_the_texts(storage, tmp_path, kind,
+                                                                                        dtype):
+    """Megatron-core's IndexedDataset reads each cluster's file in the tokenizer's dtype (int32 for ids from
+    65,500); every document ends with its eos id and decodes back to a drawn text of that cluster."""
     folder = (save_bpe_tokenizer if kind == "bpe" else save_wide_tokenizer)(tmp_path / kind)
     out = tmp_path / "mix"
     summary = export_to_directory(storage=storage, out=out, settings=ExportSettings(tokens=3_000,
                                                                                    tokenizer=str(folder)))
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
-    parquet = _texts(out)
-    for entry in summary["outputs"]["megatron"]["datasets"]:
-        dataset = megatron.IndexedDataset(str(out / entry["prefix"]))
-        assert dataset.index.dtype == dtype and len(dataset) == entry["documents"]
-        documents = [dataset[i] for i in range(len(dataset))]
-        assert all(d[-1] == tokenizer.eos_token_id for d in documents)
-        assert all((d[:-1] >= WIDE_OFFSET).all() for d in documents) or kind == "bpe"
-        decoded = Counter(tokenizer.decode(d[:-1].tolist(), clean_up_tokenization_spaces=False) for d in documents)
-        assert decoded == Counter(r["text"] for r in parquet if r["cluster_id"] == entry["cluster_id"])
-    assert summary["tokenizer"]["vocab_size"] == len(tokenizer) and verify_export(str(out))[0]
+    documents = megatron_documents_decode_to_the_texts(out, folder, dtype)
+    assert all((d[:-1] >= WIDE_OFFSET).all() for d in documents) or kind == "bpe"  # the high ids survive
+    assert summary["tokenizer"]["vocab_size"] == (400 if kind == "bpe" else WIDE_OFFSET + 1003)
+    assert verify_export(str(out))[0]
 
 
 def test_jsonl_rows_are_the_parquet_texts_in_the_user_tokenizer(storage, tmp_path):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from climb_assets.cli import main
 from tests.climb.climbmix.test_card_and_hub import UNREACHABLE, no_hub_credentials  # noqa: F401 (a fixture)
 from tests.climb.climbmix.test_climbmix import build_climblab_storage
-from tests.climb.climbmix.test_retokenize import save_bpe_tokenizer, save_wide_tokenizer
+from tests.climb.climbmix.test_retokenize import (megatron_documents_decode_to_the_texts, save_bpe_tokenizer,
+                                               save_wide_tokenizer)
 
 
 @pytest.fixture
@@ -33,18 +35,20 @@ def _export(project, out: str, *extra: str) -> int:
 
 
 def test_the_files_tokenizer_and_the_command_lines(project, capsys):
-    """The file's relative `tokenizer: tok` is the folder beside it; `--tokenizer` replaces it; both are named
-    in climbmix.json and in the command's output; the file's license is in the card."""
+    """The file's relative `tokenizer: tok` is the folder beside it; `--tokenizer` replaces it; either way the
+    Megatron files read with Megatron-core decode to the texts with that tokenizer; both are named in
+    climbmix.json and in the command's output; the file's license is in the card."""
     tmp = project["tmp"]
     assert _export(project, str(tmp / "a")) == 0
     summary = json.loads((tmp / "a" / "climbmix.json").read_text())
     assert summary["tokenizer"]["source"] == str(tmp / "project" / "tok")
+    megatron_documents_decode_to_the_texts(tmp / "a", tmp / "project" / "tok", np.uint16)
     assert "\nlicense: odc-by\n" in (tmp / "a" / "README.md").read_text()
     wide = save_wide_tokenizer(tmp / "wide")
     assert _export(project, str(tmp / "b"), "--tokenizer", str(wide)) == 0
     summary = json.loads((tmp / "b" / "climbmix.json").read_text())
     assert summary["tokenizer"]["source"] == str(wide) and summary["tokenizer"]["vocab_size"] > 65_500
-    assert summary["outputs"]["megatron"]["datasets"][0]["dtype"] == "int32"
+    megatron_documents_decode_to_the_texts(tmp / "b", wide, np.int32)
     assert f"tokenizer {wide} (sha256 {summary['tokenizer']['sha256'][:12]}" in capsys.readouterr().out
 
 
