@@ -201,3 +201,19 @@ def test_a_hub_name_loads_offline_from_the_hub_cache_and_hashes_the_cached_files
     described = load_export_tokenizer("someone/tokenizer").describe()
     assert described["source"] == "someone/tokenizer" and set(described["files"]) == {p.name for p in source.iterdir()}
     assert described["sha256"] == _sha256sum_digest(snapshot, set(described["files"])) == _sha256sum_digest(source)
+
+
+def test_the_default_tokenizer_is_named_with_the_hash_of_its_stored_files(storage, tmp_path):
+    """Without export.tokenizer, climbmix.json and the card name ClimbLab's tokenizer with the sha256 of its
+    files under <root>/tokenizer/ (stats.json and the manifest are not tokenizer files)."""
+    folder = save_bpe_tokenizer(tmp_path / "bpe")
+    with storage.write_partition("tokenizer") as writer:
+        writer.put_folder(str(folder))
+        writer.write_json("stats.json", {"source": "byte-level BPE trained on 3 documents", "vocab_size": 1000,
+                                         "eos_id": 0})
+    summary = export_to_directory(storage=storage, out=tmp_path / "mix", settings=ExportSettings(tokens=1_000))
+    assert summary["tokenizer"]["sha256"] == _sha256sum_digest(folder)
+    assert set(summary["tokenizer"]["files"]) == {p.name for p in folder.iterdir()}
+    card = (tmp_path / "mix" / "README.md").read_text()
+    assert "`byte-level BPE trained on 3 documents` (ClimbLab's and the proxies' own)" in card
+    assert _sha256sum_digest(folder) in card
