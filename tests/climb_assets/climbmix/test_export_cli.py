@@ -2,12 +2,15 @@
 
 Contract: `export.tokenizer` (a folder beside the configuration file) and `--tokenizer` (which wins) choose the
 ids of the tokenized files, reported with the tokenizer; `export.license` reaches the card; `--push-to-hub`
-without a token or a reachable hub exits 1 with one line and writes nothing, not even the local folder.
+without a token or a reachable hub exits 1 with one line and writes nothing, not even the local folder; with
+them it uploads the finished folder to a dataset repository (the hub stood in for: no network in tests).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -71,3 +74,51 @@ def test_push_to_hub_stops_before_writing(project, no_hub_credentials, capsys, e
     err = capsys.readouterr().err.strip()
     assert err.startswith("climb: error: --push-to-hub user/climbmix: ") and reason in err and "\n" not in err
     assert not out.exists()
+
+
+class _RecordingHub:
+    """Stands in for huggingface_hub.HfApi (no network in tests): answers whoami, records what is pushed."""
+
+    calls: list = []
+    fail_upload = False
+
+    def __init__(self, endpoint=None, token=None):
+        self.token = token
+
+    def whoami(self, token=None):
+        return {"name": "user"}
+
+    def create_repo(self, repo_id, **options):
+        self.calls.append(("create_repo", repo_id, options))
+
+    def upload_folder(self, *, folder_path, repo_id, repo_type, commit_message):
+        if self.fail_upload:
+            raise RuntimeError("403 Forbidden: no write access\nsecond line")
+        self.calls.append(("upload_folder", repo_id, repo_type, sorted(p.name for p in Path(folder_path).iterdir())))
+        return SimpleNamespace(commit_url=f"https://hub.test/datasets/{repo_id}/commit/1")
+
+
+@pytest.mark.parametrize("fail_upload", [False, True], ids=["uploaded", "upload-refused"])
+def test_push_to_hub_uploads_the_finished_folder(project, no_hub_credentials, capsys, fail_upload):  # noqa: F811
+    """With a token and a hub that answers, the dataset repository is created and the finished folder uploaded
+    (card included); a refused upload is one line that says where the local export is."""
+    import huggingface_hub
+
+    no_hub_credentials.setenv("HF_TOKEN", "hf_not_a_real_token")
+    no_hub_credentials.setattr(huggingface_hub, "HfApi", _RecordingHub)
+    no_hub_credentials.setattr(_RecordingHub, "calls", [])
+    no_hub_credentials.setattr(_RecordingHub, "fail_upload", fail_upload)
+    out = project["tmp"] / "mix"
+    code = _export(project, str(out), "--push-to-hub", "user/climbmix")
+    printed = capsys.readouterr()
+    assert (out / "README.md").exists()
+    if fail_upload:
+        assert code == 1 and printed.err.strip().endswith(f"403 Forbidden: no write access); the export is in {out}")
+        assert "\n" not in printed.err.strip()
+        return
+    assert code == 0 and _RecordingHub.calls == [
+        ("create_repo", "user/climbmix", {"repo_type": "dataset", "private": False, "exist_ok": True}),
+        ("upload_folder", "user/climbmix", "dataset", sorted(p.name for p in out.iterdir()))]
+    assert "README.md" in _RecordingHub.calls[1][3]
+    url = "https://hub.test/datasets/user/climbmix/commit/1"
+    assert f"pushed to the dataset repository user/climbmix: {url}" in printed.out
