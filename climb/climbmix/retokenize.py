@@ -12,8 +12,9 @@ the budget do not depend on the export tokenizer. The tokens written in its ids 
 (repeats included, end-of-document ids not) and reported: `tokenizer.exported_tokens` in climbmix.json and
 the card.
 
-A tokenizer is identified by a sha256 of its files: the sha256 of their `sha256sum` listing ("<sha256>  <name>"
-lines sorted by name), so `sha256sum <its files, sorted> | sha256sum` in its folder gives the same digest.
+A tokenizer is identified by a sha256 of its files (those of TOKENIZER_FILES it has; a model folder's weights
+and config are left out): the sha256 of their `sha256sum` listing ("<sha256>  <name>" lines sorted by name,
+bytewise), so `sha256sum <those files, sorted> | sha256sum` in its folder gives the same digest.
 """
 
 from __future__ import annotations
