@@ -148,7 +148,7 @@ def write_export(*, storage: Storage, settings: ExportSettings, folder: str | Pa
 
     Args:
         storage: holds climblab, tokenizer and optimal_mixture.
-        settings: budget, formats, seed, epoch cap, documents per file.
+        settings: budget, formats, seed, epoch cap, documents per file, tokenizer, license, language.
         folder: an existing, empty local folder that receives the files.
         config: the project configuration (saved in climbmix.json and the card).
         log: progress and shortfall warnings.
