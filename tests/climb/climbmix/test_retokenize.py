@@ -173,7 +173,7 @@ def test_a_changed_tokenizer_changes_the_hash(storage, tmp_path):
 @pytest.mark.parametrize("make, message", [
     (lambda folder: save_wide_tokenizer(folder, eos=False), "has no eos token"),
     (lambda folder: folder, "AutoTokenizer cannot load it"),  # a folder that does not exist
-])
+], ids=["no-eos-token", "missing-folder"])
 def test_an_unusable_tokenizer_stops_the_export_before_it_writes(storage, tmp_path, make, message):
     folder = make(tmp_path / "tok")
     with pytest.raises(ValueError, match=message):
