@@ -1,7 +1,11 @@
 """The dataset card (README.md) of a ClimbMix export: what it holds, how it was made, how to check it.
 
-The YAML front matter names the Parquet (and tokenized JSONL) files as Hugging Face `configs`, so
-`datasets.load_dataset(<export folder>)` finds them as well as `load_dataset("parquet", data_dir=<export>/parquet)`.
+The YAML front matter is the Hub's dataset card metadata: `license` (export.license; left out when unset, so
+the card claims none: "other" would declare a custom license, and guessing one is not ours to do), `language`,
+`size_categories` (the Hub's bin of the document count), `task_categories: [text-generation]`, and `configs`
+naming the Parquet files as the `default` config (and the tokenized JSONL as `tokenized`), so
+`datasets.load_dataset(<export folder>)` loads the Parquet files without arguments, as does
+`load_dataset("parquet", data_dir=<export>/parquet)`.
 The checksums block is in `sha256sum` format: `sha256sum -c` on it, from the export folder, checks every file.
 """
 
@@ -15,6 +19,10 @@ import yaml
 from climb.core.tables import markdown_table
 
 CHECKSUM_LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$", re.MULTILINE)
+# The Hub's size_categories bins, by number of rows (documents): (exclusive upper bound, name); above all: n>1T.
+SIZE_CATEGORIES = ((10**3, "n<1K"), (10**4, "1K<n<10K"), (10**5, "10K<n<100K"), (10**6, "100K<n<1M"),
+                   (10**7, "1M<n<10M"), (10**8, "10M<n<100M"), (10**9, "100M<n<1B"), (10**10, "1B<n<10B"),
+                   (10**11, "10B<n<100B"), (10**12, "100B<n<1T"))
 PAPER = ("CLIMB: CLustering-based Iterative Data Mixture Bootstrapping for Language Model Pre-training, "
          "arXiv 2504.13161")
 
@@ -24,6 +32,11 @@ def card_checksums(card: str) -> dict[str, str]:
     return {name: sha for sha, name in CHECKSUM_LINE.findall(card)}
 
 
+def size_category(rows: int) -> str:
+    """The Hub's size_categories value for a dataset of `rows` rows."""
+    return next((name for bound, name in SIZE_CATEGORIES if rows < bound), "n>1T")
+
+
 def _front_matter(summary: dict) -> str:
     configs = []
     if summary["outputs"].get("parquet"):
@@ -31,7 +44,12 @@ def _front_matter(summary: dict) -> str:
     if summary["outputs"].get("jsonl"):
         configs.append({"config_name": "tokenized",
                         "data_files": [{"split": "train", "path": "jsonl/*.tokenized.jsonl"}]})
-    meta = {"tags": ["climb", "climbmix", "data-mixture"], "configs": configs}
+    settings = summary["settings"]
+    meta = {"pretty_name": "ClimbMix export", "language": list(settings["language"]),
+            "size_categories": [size_category(summary["totals"]["documents"])],
+            "task_categories": ["text-generation"], "tags": ["climb", "climbmix", "data-mixture"], "configs": configs}
+    if settings["license"]:
+        meta["license"] = settings["license"]
     return "---\n" + yaml.safe_dump(meta, sort_keys=True) + "---\n"
 
 
@@ -64,6 +82,20 @@ def _formats(summary: dict) -> str:
     return "\n".join(parts)
 
 
+def _tokenizer_lines(summary: dict) -> str:
+    tokenizer, own = summary["tokenizer"], summary["settings"]["tokenizer"] is None
+    eos = f" (`{tokenizer['eos_token']}`)" if tokenizer.get("eos_token") else ""
+    sha = f"`{tokenizer['sha256']}`" if tokenizer.get("sha256") else "not recorded"
+    exported = tokenizer.get("exported_tokens", {})
+    held = (f"the tokenized files hold {sum(exported.values()):,} tokens of this tokenizer (special tokens excluded)"
+            if exported else "no tokenized files were written")
+    whose = "ClimbLab's and the proxies' own" if own else "chosen for the export, not the proxies' own"
+    return (f"- tokenizer of the tokenized JSONL and Megatron files: `{tokenizer['source']}` ({whose}), "
+            f"vocabulary {tokenizer['vocab_size']:,}, end-of-document id {tokenizer['eos_id']}{eos}; sha256 of its "
+            f"files {sha}\n- token counts: the budget and the table count ClimbLab's tokens, which drive the "
+            f"sampling; {held}")
+
+
 def render_card(summary: dict, *, summary_sha256: str) -> str:
     """The card's markdown.
 
@@ -71,7 +103,7 @@ def render_card(summary: dict, *, summary_sha256: str) -> str:
         summary: the export's climbmix.json content (climb.climbmix.export.write_export).
         summary_sha256: climbmix.json's checksum (listed with the data files').
     """
-    settings, totals, tokenizer = summary["settings"], summary["totals"], summary["tokenizer"]
+    settings, totals = summary["settings"], summary["totals"]
     shortfalls = "\n".join(f"- {w}" for w in summary["warnings"]) or "- none: every cluster met its target"
     checksums = "\n".join(f"{f['sha256']}  {name}" for name, f in sorted(summary["files"].items()))
     checksums += f"\n{summary_sha256}  climbmix.json"
@@ -89,8 +121,8 @@ budget). Whole documents only; a super-cluster short of tokens repeats at most {
 (epochs), and what it still lacks is listed under shortfalls, never taken from other super-clusters.
 
 - seed: {settings['seed']} (same seed and inputs: byte-identical files)
-- tokenizer: {tokenizer['source']}, vocabulary {tokenizer['vocab_size']:,}, end-of-text id {tokenizer['eos_id']}
-  (token counts exclude special tokens)
+{_tokenizer_lines(summary)}
+- license: {settings['license'] or 'not stated (export.license)'}
 - optimal mixture: predictor `{provenance.get('predictor_family')}`, observed holdout score {score}
 
 ## Super-clusters

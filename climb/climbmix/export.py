@@ -8,7 +8,8 @@ Layout of an export folder (every file deterministic for a seed: same inputs, by
     megatron/cluster_<k>_text_document.{bin,idx}   one Megatron indexed dataset per super-cluster, + blend.json
 Parquet and JSONL hold every drawn document in one seeded interleaved order; each Megatron dataset holds
 its cluster's documents in draw order, each ending with the end-of-text id (preprocess_data.py --append-eod).
-Token ids come from ClimbLab's token stores (climb/climblab/token_store.py), checked against `token_count`.
+Token ids come from ClimbLab's token stores (climb/climblab/token_store.py), checked against `token_count`,
+or from re-tokenizing the drawn texts with `settings.tokenizer` (climb/climbmix/retokenize.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from climb.climbmix.plan import (LIMIT_DOCUMENT_SIZE, WEIGHT_TOLERANCE, ExportSe
 from climb.climbmix.card import card_checksums, render_card
 from climb.climbmix.formats import (IndexedDataset, megatron_data_path, sha256_of, write_indexed_dataset,
                                         write_tokenized_jsonl)
+from climb.climbmix.retokenize import climblab_tokenizer, exported_tokens, load_export_tokenizer, retokenize
 from climb.core.storage import MANIFEST, Storage
 from climb.climblab.token_store import TokenStore
 
@@ -94,7 +96,7 @@ def _sources(storage: Storage, scratch: str, weights: dict[int, float]) -> tuple
 
 
 # ---- writing -----------------------------------------------------------------------------------------
-def _write_parts(folder: Path, plan: MixturePlan, sources: dict[int, _Cluster]) -> dict:
+def _write_parts(folder: Path, plan: MixturePlan, sources: dict[int, _Cluster], tokens: dict) -> dict:
     clusters, documents = plan.interleaved()
     per_file, formats = plan.settings.documents_per_file, plan.settings.formats
     order = [cid for cid in sorted(sources) if sources[cid].texts is not None]  # the clusters drawn from
@@ -116,7 +118,7 @@ def _write_parts(folder: Path, plan: MixturePlan, sources: dict[int, _Cluster]) 
         if "jsonl" in formats:
             name = f"jsonl/part_{part:05d}.tokenized.jsonl"
             (folder / "jsonl").mkdir(exist_ok=True)
-            write_tokenized_jsonl(folder / name, ((c, sources[c].ids(d)) for c, d in zip(cids, docs)))
+            write_tokenized_jsonl(folder / name, ((c, tokens[c].ids(d)) for c, d in zip(cids, docs)))
             written["jsonl"].append(name)
     return written
 
@@ -146,7 +148,7 @@ def write_export(*, storage: Storage, settings: ExportSettings, folder: str | Pa
 
     Args:
         storage: holds climblab, tokenizer and optimal_mixture.
-        settings: budget, formats, seed, epoch cap, documents per file.
+        settings: budget, formats, seed, epoch cap, documents per file, tokenizer, license, language.
         folder: an existing, empty local folder that receives the files.
         config: the project configuration (saved in climbmix.json and the card).
         log: progress and shortfall warnings.
@@ -154,15 +156,20 @@ def write_export(*, storage: Storage, settings: ExportSettings, folder: str | Pa
     log = log or logging.getLogger(__name__)
     started, folder = time.perf_counter(), Path(folder)
     weights, provenance = read_optimal_mixture(storage)
+    user_tokenizer = load_export_tokenizer(settings.tokenizer) if settings.tokenizer else None  # fails early
+    tokenized = {"jsonl", "megatron"} & set(settings.formats)
     scratch = tempfile.mkdtemp(prefix="climbmix-")
     try:
         sources, labels = _sources(storage, scratch, weights)
         plan = plan_mixture(weights=weights, token_counts={cid: s.counts for cid, s in sources.items()},
                             settings=settings)
-        outputs = _write_parts(folder, plan, sources)
+        tokens = sources if user_tokenizer is None or not tokenized else retokenize(
+            plan=plan, texts={cid: s.texts for cid, s in sources.items()}, tokenizer=user_tokenizer, scratch=scratch)
+        outputs = _write_parts(folder, plan, sources, tokens)
         if "megatron" in settings.formats:
-            outputs["megatron"] = _write_megatron(folder, plan, sources)
-        tokenizer = storage.read_json(TOKENIZER, "stats.json")
+            outputs["megatron"] = _write_megatron(folder, plan, tokens)
+        tokenizer = climblab_tokenizer(storage) if user_tokenizer is None else user_tokenizer.describe()
+        tokenizer["exported_tokens"] = exported_tokens(plan, tokens) if tokenized else {}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     warnings = [f"super-cluster {c.cluster_id} ({labels.get(c.cluster_id, '')}): {c.limit}, " + (
@@ -181,7 +188,7 @@ def write_export(*, storage: Storage, settings: ExportSettings, folder: str | Pa
         "totals": {"tokens": plan.tokens, "documents": plan.documents, "budget": settings.tokens,
                    "budget_error": round((plan.tokens - settings.tokens) / settings.tokens, 6)},
         "clusters": plan_rows(plan, labels), "warnings": warnings, "outputs": outputs,
-        "tokenizer": {k: tokenizer.get(k) for k in ("source", "vocab_size", "eos_id")},
+        "tokenizer": tokenizer,
         "optimal_mixture": {**{k: v for k, v in provenance.items() if k != "labels"},
                             "weights": {str(k): w for k, w in sorted(weights.items())}},
         "climblab_version": storage.manifest(CLIMBLAB)["version"], "config": config or {},
@@ -292,9 +299,10 @@ def verify_export(folder: str, fs=None) -> tuple[bool, dict]:
     bad = sorted(n for n, sha in listed.items() if n not in present or sha256_of(f"{folder}/{n}", fs.open) != sha)
     unlisted = sorted(set(present) - set(summary["files"]) - set(NOT_DATA))
     recounted = _recount(folder, summary, fs)
-    reported = {r["cluster_id"]: r["tokens"] for r in summary["clusters"]}
-    mismatched = sorted(fmt for fmt, per in recounted.items()
-                        if {k: v for k, v in per.items() if v} != {k: v for k, v in reported.items() if v})
+    reported = {r["cluster_id"]: r["tokens"] for r in summary["clusters"]}  # ClimbLab tokens, as in Parquet
+    exported = {int(k): n for k, n in summary["tokenizer"].get("exported_tokens", {}).items()} or reported
+    mismatched = sorted(fmt for fmt, per in recounted.items() if {k: v for k, v in per.items() if v} != {
+        k: v for k, v in (reported if fmt == "parquet" else exported).items() if v})
     plan_ok, details = check_plan(summary["clusters"], budget=summary["settings"]["tokens"])
     passed = plan_ok and not bad and not unlisted and not mismatched and SUMMARY in card_checksums(card)
     return passed, {**details, "bad_checksums": bad, "unlisted_files": unlisted, "formats_disagreeing": mismatched,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +45,10 @@ class ExportSettings:
         max_epochs: a cluster repeats its tokens at most this often (> 0).
         formats: any of FORMATS.
         documents_per_file: documents per Parquet / JSONL part file.
+        tokenizer: a Hugging Face tokenizer (folder or hub name) for the JSONL and Megatron ids; None:
+            ClimbLab's own tokenizer and stored ids (climb/climbmix/retokenize.py). The budget stays in ClimbLab tokens.
+        license: the card's Hub license id; None: the card states no license.
+        language: ISO 639-1 codes of the texts, for the card.
     """
 
     tokens: int
@@ -51,14 +56,26 @@ class ExportSettings:
     max_epochs: float = 4.0
     formats: tuple[str, ...] = FORMATS
     documents_per_file: int = 100_000
+    tokenizer: str | None = None
+    license: str | None = None
+    language: tuple[str, ...] = ("en",)
 
     @classmethod
     def from_config(cls, export, *, tokens: int | None = None, seed: int | None = None,
-                    formats: list[str] | None = None) -> ExportSettings:
-        """The `export` section of the configuration, with the command line's overrides (None: the file's)."""
+                    formats: list[str] | None = None, tokenizer: str | None = None,
+                    config_dir: str | None = None) -> ExportSettings:
+        """The `export` section of the configuration, with the command line's overrides (None: the file's).
+
+        A relative `export.tokenizer` naming a folder beside the file (`config_dir`) becomes that folder;
+        anything else is passed on as written (a hub name, or a path from the working directory).
+        """
+        if tokenizer is None and export.tokenizer is not None:
+            beside = Path(config_dir or ".") / Path(export.tokenizer).expanduser()
+            tokenizer = str(beside.resolve()) if beside.is_dir() else export.tokenizer
         return cls(tokens=export.tokens if tokens is None else tokens, seed=export.seed if seed is None else seed,
                    max_epochs=export.max_epochs, formats=tuple(export.formats if formats is None else formats),
-                   documents_per_file=export.documents_per_file)
+                   documents_per_file=export.documents_per_file, tokenizer=tokenizer, license=export.license,
+                   language=tuple(export.language))
 
     def __post_init__(self):
         unknown = [f for f in self.formats if f not in FORMATS]

@@ -245,6 +245,11 @@ class ExportConfig(_Section):
     seed: int = 0
     max_epochs: float = Field(default=4.0, gt=0)  # a cluster short of tokens repeats at most this often
     documents_per_file: int = Field(default=100_000, ge=1)
+    # Ids of the tokenized JSONL and Megatron files: a Hugging Face tokenizer folder (relative to this file) or
+    # hub name (AutoTokenizer); null: ClimbLab's own tokenizer and its stored ids. Sampling counts ClimbLab tokens.
+    tokenizer: str | None = Field(default=None, min_length=1)
+    license: str | None = Field(default=None, min_length=1)  # the card's Hub license id (cc-by-4.0, ...); null: none
+    language: list[str] = Field(default=["en"], min_length=1)  # ISO 639-1 codes of the texts, for the card
 
 
 class GpuPodConfig(_Section):

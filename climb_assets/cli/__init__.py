@@ -4,6 +4,7 @@
     climb run [--config FILE] [--until ASSET] [--select SELECTION] [--force]
     climb status [--json]
     climb export --out DIR [--tokens N] [--format parquet,jsonl,megatron] [--seed S] [--overwrite]
+                 [--tokenizer NAME_OR_PATH] [--push-to-hub REPO]
     climb ui [--port PORT]     the Dagster UI on what the CLI materialised (loopback only)
 
 The instance lives in `$DAGSTER_HOME`, else `<storage root>/dagster`, so `dagster dev -w workspace.yaml`

@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", metavar="LIST",
                         help="comma-separated parquet,jsonl,megatron (default: export.formats)")
     export.add_argument("--seed", type=int, metavar="S", help="sampling seed (default: export.seed)")
+    export.add_argument("--tokenizer", metavar="NAME_OR_PATH",
+                        help="Hugging Face tokenizer (folder or hub name) of the JSONL and Megatron ids "
+                             "(default: export.tokenizer, else ClimbLab's own)")
+    export.add_argument("--push-to-hub", metavar="REPO",
+                        help="then upload the folder to this Hugging Face dataset repository (needs a token)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out")
     export.add_argument("--config", help="configuration file (default $CLIMB_CONFIG, else the demo's)")
     export.add_argument("--home", help="storage root (overrides the file and $CLIMB_HOME)")

@@ -94,6 +94,10 @@ def print_export(summary: dict, formats, seconds: float) -> None:
     _echo(f"climb: ClimbMix in {summary['path']}: {totals['tokens']:,} tokens ({totals['budget_error']:+.2%} of "
           f"{totals['budget']:,}), {totals['documents']:,} documents; {', '.join(formats)} and README.md "
           f"({seconds:.1f} s)")
+    tokenizer = summary["tokenizer"]
+    if summary["settings"]["tokenizer"] and tokenizer["exported_tokens"]:  # the budget counted ClimbLab's tokens
+        _echo(f"  tokenizer {tokenizer['source']} (sha256 {tokenizer['sha256'][:12]}...): "
+              f"{sum(tokenizer['exported_tokens'].values()):,} tokens in the tokenized files")
     for row in summary["clusters"]:
         if row["weight"] or row["tokens"]:
             _echo(f"  super-cluster {row['cluster_id']} ({row['label']}): weight {row['weight']:.4f} -> "

@@ -262,20 +262,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     import logging
 
     from climb.climbmix import ExportSettings, export_to_directory
+    from climb.climbmix.hub import HubUnavailable, check_hub_access, push_export
     from climb.core import Storage
 
     config = load_config(args.config, home=args.home)  # no code location here: loaded once, by this command
     formats = export_formats(args)
-    settings = ExportSettings.from_config(config.export, tokens=args.tokens, seed=args.seed, formats=formats)
+    settings = ExportSettings.from_config(config.export, tokens=args.tokens, seed=args.seed, formats=formats,
+                                          tokenizer=args.tokenizer, config_dir=config.config_dir)
     log = logging.getLogger("climb.export")
     log.addHandler(logging.NullHandler())  # warnings are echoed below, once
     started = time.perf_counter()
     try:
+        token = check_hub_access(args.push_to_hub) if args.push_to_hub else None  # before anything is written
         summary = export_to_directory(storage=Storage(config.storage_root), settings=settings, out=args.out,
                                       overwrite=args.overwrite, config=config.model_dump(mode="json"), log=log)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, HubUnavailable) as err:
         raise ClimbError(str(err)) from err
     print_export(summary, settings.formats, time.perf_counter() - started)
+    if token:
+        try:
+            url = push_export(summary["path"], repo_id=args.push_to_hub, token=token)
+        except HubUnavailable as err:
+            raise ClimbError(f"{err}; the export is in {summary['path']}") from err
+        _echo(f"climb: pushed to the dataset repository {args.push_to_hub}: {url}")
     return 0
 
 

@@ -23,12 +23,15 @@ def climbmix(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.
     `export.tokens`, as Parquet (`text`, `cluster_id`), tokenized JSONL (the released ClimbMix layout) and
     Megatron-LM indexed datasets with a blend, plus a dataset card with sha256 checksums. A cluster short of
     tokens repeats at most `export.max_epochs` times; its shortfall is reported, never topped up.
-    Deterministic for `export.seed`. `climb export --out DIR` writes the same elsewhere.
+    Deterministic for `export.seed`. The JSONL and Megatron ids are ClimbLab's tokenizer's, or those of the
+    Hugging Face tokenizer `export.tokenizer` names (the budget counts ClimbLab's tokens either way).
+    `climb export --out DIR` writes the same elsewhere.
     """
     config, storage = project.config(), project.storage()
     try:
-        summary = materialise_climbmix(storage=storage, settings=ExportSettings.from_config(config.export),
-                                       config=config.model_dump(mode="json"), log=context.log)
+        settings = ExportSettings.from_config(config.export, config_dir=config.config_dir)
+        summary = materialise_climbmix(storage=storage, settings=settings, config=config.model_dump(mode="json"),
+                                       log=context.log)
     except (FileNotFoundError, ValueError) as err:
         raise dg.Failure(description=str(err)) from err
     totals, rows = summary["totals"], summary["clusters"]

@@ -74,6 +74,9 @@ def test_text_field_list_is_accepted(tmp_path):
         (MINIMAL + "storage_root: 5\n", "storage_root", ["valid string"]),
         (MINIMAL + "  filters:\n    min_chars: -1\n", "corpus.filters.min_chars", ["greater than or equal to 0"]),
         ("corpus:\n  paths: [a.jsonl]\n  text_field: []\n", "corpus.text_field", ["at least one field"]),
+        (MINIMAL + "export:\n  tokenizer: 5\n", "export.tokenizer", ["valid string"]),
+        (MINIMAL + "export:\n  license: ''\n", "export.license", ["at least 1 character"]),
+        (MINIMAL + "export:\n  language: []\n", "export.language", ["at least 1 item"]),
     ],
     ids=[
         "unknown-top-level",
@@ -89,6 +92,9 @@ def test_text_field_list_is_accepted(tmp_path):
         "storage-root-not-string",
         "negative-bound",
         "empty-text-field",
+        "export-tokenizer-not-string",
+        "export-license-empty",
+        "export-language-empty",
     ],
 )
 def test_schema_error_names_file_key_and_problem(tmp_path, text, key, fragments):
