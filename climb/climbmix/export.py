@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from climb.climblab.build import CLIMBLAB, CLUSTERS_FILE, DATA, TOKEN_STORES, TOKENIZER, cluster_folder
+from climb.climblab.build import CLIMBLAB, CLUSTERS_FILE, DATA, TOKEN_STORES, cluster_folder
 from climb.climbmix.plan import (LIMIT_DOCUMENT_SIZE, WEIGHT_TOLERANCE, ExportSettings, MixturePlan, check_plan,
                                 plan_mixture, plan_rows)
 from climb.climbmix.card import card_checksums, render_card
