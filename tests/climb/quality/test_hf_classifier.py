@@ -59,6 +59,25 @@ def test_regression_score_is_the_logit_clipped(hf_models, hf_texts):
     np.testing.assert_allclose(scores, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize(("shift", "clipped_to"), [(+10.0, 5.0), (-10.0, 0.0)])
+def test_regression_outside_the_scale_is_clipped(hf_models, hf_texts, tmp_path, shift, clipped_to):
+    """The regression model with its output bias moved by 10 puts every logit beyond the scale: each score is
+    then the nearest end of [0, 5]."""
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(hf_models["regression"])
+    with torch.no_grad():
+        model.classifier.bias += shift
+    model.save_pretrained(tmp_path)
+    transformers.AutoTokenizer.from_pretrained(hf_models["regression"]).save_pretrained(tmp_path)
+    scores = HfClassifierRater(spec_for({"regression": str(tmp_path)}, "regression")).score(
+        hf_texts["good"][:3] + hf_texts["bad"][:3])
+    assert scores.tolist() == [clipped_to] * 6
+
+
+def test_no_texts_give_no_scores(hf_models):
+    scores = hf_classifier_rater(spec_for(hf_models, "classification")).score([])
+    assert scores.shape == (0,) and scores.dtype == np.float32
+
+
 def test_classification_score_is_the_expected_label_score(hf_models, hf_texts):
     """A classification head: sum over the model's labels of softmax probability * label score; reversing the
     label scores (s -> 5 - s) reverses every document's score."""
