@@ -44,11 +44,17 @@ def test_good_texts_outscore_bad_texts(hf_models, hf_texts, head):
 
 @pytest.mark.parametrize("head", ["regression", "classification"])
 def test_batch_size_does_not_change_scores(hf_models, hf_texts, head):
-    """Length-sorted batches of 16 give each text the score it gets alone, in the texts' order."""
+    """Length-sorted batches of 16 (two forward passes for 18 texts) give each text the score it gets alone (one
+    pass per text), in the texts' order."""
     mixed = hf_texts["good"][:8] + hf_texts["bad"][:8] + ["", "Short."]
-    alone = HfClassifierRater(spec_for(hf_models, head, batch_size=1, dtype="float32")).score(mixed)
-    batched = HfClassifierRater(spec_for(hf_models, head, batch_size=16, dtype="float32")).score(mixed)
-    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    scores, passes = {}, {}
+    for batch_size in (1, 16):
+        rater = HfClassifierRater(spec_for(hf_models, head, batch_size=batch_size, dtype="float32"))
+        calls = []
+        rater.network.register_forward_hook(lambda *_: calls.append(1))
+        scores[batch_size], passes[batch_size] = rater.score(mixed), len(calls)
+    assert passes == {1: len(mixed), 16: 2}
+    np.testing.assert_allclose(scores[16], scores[1], atol=1e-5)
 
 
 def test_regression_score_is_the_logit_clipped(hf_models, hf_texts):
@@ -171,6 +177,16 @@ def test_unloadable_model_is_refused(monkeypatch, tmp_path, model, message):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # never the network in tests
     with pytest.raises(ValueError, match=message):
         HfClassifierRater(HfClassifierRaterSpec(model=model.format(tmp=tmp_path), regression=True))
+
+
+def test_dtype_takes_effect(hf_models, hf_texts):
+    """bfloat16 runs the model in bfloat16; its scores stay near float32's."""
+    sample = hf_texts["good"][:3] + hf_texts["bad"][:3]
+    half = HfClassifierRater(spec_for(hf_models, "classification", device="cpu", dtype="bfloat16"))
+    full = HfClassifierRater(spec_for(hf_models, "classification", device="cpu", dtype="float32"))
+    assert half.network.dtype == torch.bfloat16 and half.placement.dtype == "bfloat16"
+    assert full.network.dtype == torch.float32
+    np.testing.assert_allclose(half.score(sample), full.score(sample), atol=0.1)
 
 
 def test_threads_take_effect(hf_models):
