@@ -114,6 +114,8 @@ def test_hf_classifier_specs_from_config(tmp_path):
                      id="misspelt-key"),
         pytest.param("hf_classifier: m\nregression: true\ndevice: gpu", "quality.raters.educational_value.device: ",
                      id="unknown-device"),
+        pytest.param("hf_clasifier: m\nregression: true", r"quality.raters.educational_value: expected .*"
+                     r"\{hf_classifier: MODEL, label_scores: \{...\} \| regression: true\}", id="misspelt-form"),
     ],
 )
 def test_hf_classifier_config_errors_name_file_key_and_problem(tmp_path, rater_yaml, message):
