@@ -22,14 +22,15 @@ from pydantic import BaseModel, ValidationError
 from climb.core.config_sections import (RATER_FORMS, BenchmarkTarget, ClusteringConfig, CorpusConfig, CsvOptions,
                                         ContaminationConfig, DedupConfig, NearDedupConfig, SemanticDedupConfig,
                                         DeploymentConfig, EmbeddingConfig, ExportConfig, FastTextRaterConfig,
-                                        GpuPodConfig, LengthFilters, ProxyConfigSection, QualityConfig, RaterChoice,
-                                        RaterName, ReclusterConfig, SearchConfig, TargetConfig, TokenizerConfig,
-                                        TrainedRaterConfig, _Section)
+                                        GpuPodConfig, HfClassifierRaterConfig, LengthFilters, ProxyConfigSection,
+                                        QualityConfig, RaterChoice, RaterName, ReclusterConfig, SearchConfig,
+                                        TargetConfig, TokenizerConfig, TrainedRaterConfig, _Section)
 
 __all__ = ["DEFAULT_CONFIG_PATH", "DEFAULT_STORAGE_ROOT", "RATER_FORMS", "BenchmarkTarget", "ClimbConfig",
            "ClusteringConfig", "ConfigError", "ContaminationConfig", "CorpusConfig", "CsvOptions", "DedupConfig", "NearDedupConfig", "DeploymentConfig", "EmbeddingConfig",
-           "ExportConfig", "FastTextRaterConfig", "GpuPodConfig", "LengthFilters", "ProxyConfigSection",
-           "QualityConfig", "RaterChoice", "RaterName", "ReclusterConfig", "SearchConfig", "SemanticDedupConfig", "TargetConfig",
+           "ExportConfig", "FastTextRaterConfig", "GpuPodConfig", "HfClassifierRaterConfig", "LengthFilters",
+           "ProxyConfigSection", "QualityConfig", "RaterChoice", "RaterName", "ReclusterConfig", "SearchConfig",
+           "SemanticDedupConfig", "TargetConfig",
            "TokenizerConfig", "TrainedRaterConfig", "load_config"]
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[1] / "demo" / "climb.yaml"
@@ -74,13 +75,15 @@ def _is_union_tag(part: Any) -> bool:
                                       or part == "[key]")
 
 
-_RATER_TAGS = {"heuristic": None, "fasttext": "FastTextRaterConfig", "trained": "TrainedRaterConfig"}
+_RATER_TAGS = {"heuristic": None, "fasttext": "FastTextRaterConfig", "trained": "TrainedRaterConfig",
+               "hf_classifier": "HfClassifierRaterConfig"}
 
 
 def _rater_model(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], type[BaseModel] | None]:
     """Drop the union tag pydantic puts after `quality.raters.<name>`; also return that branch's model."""
     if loc[:2] == ("quality", "raters") and len(loc) >= 4 and loc[3] in _RATER_TAGS:
-        model = {"fasttext": FastTextRaterConfig, "trained": TrainedRaterConfig}.get(loc[3])
+        model = {"fasttext": FastTextRaterConfig, "trained": TrainedRaterConfig,
+                 "hf_classifier": HfClassifierRaterConfig}.get(loc[3])
         return loc[:3] + loc[4:], model
     return loc, None
 

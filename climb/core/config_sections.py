@@ -117,22 +117,44 @@ class TrainedRaterConfig(_Section):
     seed: int = 0
 
 
+class HfClassifierRaterConfig(_Section):
+    """A pretrained Hugging Face sequence classifier: a regression head, or labels mapped to scores."""
+
+    hf_classifier: str  # a local model folder (relative to this file), or a hub name where there is a network
+    label_scores: dict[str, Annotated[float, Field(ge=0, le=5)]] | None = Field(default=None, min_length=1)  # by label
+    regression: bool = False  # true: one logit that is the score (FineWeb-Edu style); else label_scores
+    batch_size: int = Field(default=32, ge=1)  # texts per forward pass
+    max_length: int | None = Field(default=None, ge=2)  # tokens; null: the model's maximum
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"  # auto: bf16/fp16 on GPU (climb.core.device)
+    threads: int | None = Field(default=None, ge=1)  # CPU threads; null: every available CPU
+
+    @model_validator(mode="after")
+    def _one_head(self) -> HfClassifierRaterConfig:
+        if self.regression == (self.label_scores is not None):
+            raise ValueError("give label_scores (a classification head) or regression: true (a one-logit head), "
+                             "exactly one of the two")
+        return self
+
+
 RaterName = Literal["quality", "educational_value", "informational_value", "advertisement"]
-RATER_FORMS = "'heuristic', {fasttext: FILE, label_scores: {...}} or {trained: FILE, ...}"
+RATER_FORMS = ("'heuristic', {fasttext: FILE, label_scores: {...}}, {trained: FILE, ...} or "
+               "{hf_classifier: MODEL, label_scores: {...} | regression: true}")
 
 
 def _rater_form(value: Any) -> str | None:
     if isinstance(value, str):
         return "heuristic"
     if isinstance(value, dict):
-        return next((form for form in ("fasttext", "trained") if form in value), None)
+        return next((form for form in ("fasttext", "trained", "hf_classifier") if form in value), None)
     return None
 
 
 RaterChoice = Annotated[
     Annotated[Literal["heuristic"], Tag("heuristic")]
     | Annotated[FastTextRaterConfig, Tag("fasttext")]
-    | Annotated[TrainedRaterConfig, Tag("trained")],
+    | Annotated[TrainedRaterConfig, Tag("trained")]
+    | Annotated[HfClassifierRaterConfig, Tag("hf_classifier")],
     Discriminator(_rater_form),
 ]
 

@@ -1,4 +1,4 @@
-"""Quality raters: the paper's four raters on its 0-5 scale, from heuristics, a fastText model or a fitted regressor.
+"""Quality raters: the paper's four raters on its 0-5 scale, from heuristics, a classifier model or a fitted regressor.
 
 CLIMB (docs/method.md, step 3) prunes clusters whose mean rating is low on four raters: `quality`,
 `educational_value`, `informational_value` and `advertisement` (higher = less promotional). Each rater is one of:
@@ -7,7 +7,9 @@ CLIMB (docs/method.md, step 3) prunes clusters whose mean rating is low on four 
   a document scores the expected value sum(p(label) * label_score) over all labels;
 - trained: LightGBM regression on the document embeddings, fitted from a user's labelled file (text, 0-5 score),
   reporting its k-fold cross-validated MAE and Spearman rank correlation; saved as a folder of LightGBM model
-  text plus a JSON sidecar so that one fit serves every shard.
+  text plus a JSON sidecar so that one fit serves every shard;
+- hf_classifier: a pretrained Hugging Face sequence classifier, a regression head giving the score or a
+  classification head whose labels map to scores (climb.quality.hf_classifier).
 
 `rate` runs all four over a batch of documents and returns one float32 array per rater, each within [0, 5].
 """
@@ -22,13 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from climb.quality.hf_classifier import HfClassifierRaterSpec, hf_classifier_rater
 from climb.quality.signals import MAX_SCORE, RATERS, QualitySignals, compute_signals, heuristic_scores
 from climb.quality.trained import CrossValidation, TrainedRater, TrainedRaterSpec, features, read_labelled
 
 __all__ = [
     "RATERS", "QualitySignals", "compute_signals", "heuristic_scores", "HeuristicRaterSpec", "FastTextRaterSpec",
-    "TrainedRaterSpec", "RaterSpec", "FastTextRater", "CrossValidation", "TrainedRater", "read_labelled", "rate",
-    "score_histogram",
+    "TrainedRaterSpec", "HfClassifierRaterSpec", "RaterSpec", "FastTextRater", "CrossValidation", "TrainedRater",
+    "read_labelled", "rate", "score_histogram",
 ]
 
 FASTTEXT_LABEL_PREFIX = "__label__"
@@ -68,7 +71,7 @@ class FastTextRaterSpec:
         object.__setattr__(self, "label_scores", tuple(sorted(scores.items())))
 
 
-RaterSpec = HeuristicRaterSpec | FastTextRaterSpec | TrainedRaterSpec
+RaterSpec = HeuristicRaterSpec | FastTextRaterSpec | TrainedRaterSpec | HfClassifierRaterSpec
 
 
 # ---- fastText ------------------------------------------------------------------------------------------------
@@ -166,6 +169,11 @@ def rate(texts: Sequence[str], *, specs: Mapping[str, RaterSpec], embeddings: np
             if embeddings is None:
                 raise ValueError(f"rater {name!r} is trained from {spec.path} and needs the documents' embeddings")
             scores = rater.score(features(embeddings, rows=len(texts), dim=None, source=f"rater {name!r}"))
+        elif isinstance(spec, HfClassifierRaterSpec):
+            try:
+                scores = hf_classifier_rater(spec).score(texts)
+            except ValueError as err:  # a model that does not fit its spec names the rater as well
+                raise ValueError(f"rater {name!r}: {err}") from err
         else:
             raise ValueError(f"rater {name!r}: unknown spec {spec!r}")
         scores = np.asarray(scores, dtype=np.float32)

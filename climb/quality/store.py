@@ -2,7 +2,8 @@
 
 Files of partition `<root>/quality_scores/<shard>/`:
 - `quality_scores.parquet`: id, quality, educational_value, informational_value, advertisement (0-5);
-- `stats.json`: per-rater kind, mean and histogram; cross-validation of trained raters.
+- `stats.json`: per-rater kind, mean and histogram; cross-validation of trained raters; where each Hugging Face
+  classifier ran (device and dtype).
 
 A trained rater is fitted once per (labelled file, settings, embedder) and cached under
 `<root>/_cache/quality_raters/`, so every shard is scored by the same model.
@@ -11,6 +12,7 @@ A trained rater is fitted once per (labelled file, settings, embedder) and cache
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import asdict, dataclass
 
 import fsspec
@@ -18,11 +20,13 @@ import numpy as np
 import pyarrow as pa
 
 from climb.core.hashing import content_hash
-from climb.core.config import ClimbConfig, FastTextRaterConfig, TrainedRaterConfig
+from climb.core.config import ClimbConfig, FastTextRaterConfig, HfClassifierRaterConfig, TrainedRaterConfig
+from climb.quality.hf_classifier import hf_classifier_rater
 from climb.quality.raters import (
     RATERS,
     FastTextRaterSpec,
     HeuristicRaterSpec,
+    HfClassifierRaterSpec,
     RaterSpec,
     TrainedRater,
     TrainedRaterSpec,
@@ -34,6 +38,8 @@ from climb.core.storage import Storage
 ASSET = "quality_scores"
 CACHE = "quality_raters"
 HISTOGRAM_BINS = 10  # over [0, 5]: half-point bins
+KINDS = {HeuristicRaterSpec: "heuristic", FastTextRaterSpec: "fasttext", TrainedRaterSpec: "trained",
+         HfClassifierRaterSpec: "hf_classifier"}  # the configuration's words
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class QualityReport:
     means: dict[str, float]
     histograms: dict[str, list[int]]
     cross_validation: dict[str, dict]
+    placements: dict[str, str]  # Hugging Face classifier rater -> device and dtype it ran with
     path: str
 
 
@@ -57,9 +64,21 @@ def rater_specs(config: ClimbConfig) -> dict[str, RaterSpec]:
         elif isinstance(choice, TrainedRaterConfig):
             specs[name] = TrainedRaterSpec(path=config.resolve_path(choice.trained), text_field=choice.text_field,
                                            score_field=choice.score_field, folds=choice.folds, seed=choice.seed)
+        elif isinstance(choice, HfClassifierRaterConfig):
+            specs[name] = _hf_classifier_spec(config, choice)
         else:
             specs[name] = HeuristicRaterSpec()
     return specs
+
+
+def _hf_classifier_spec(config: ClimbConfig, choice: HfClassifierRaterConfig) -> HfClassifierRaterSpec:
+    """A folder relative to the configuration file when there is one, else the name as given (a hub name)."""
+    local = config.resolve_path(choice.hf_classifier)
+    model = local if os.path.isdir(local) else choice.hf_classifier
+    label_scores = tuple(sorted(choice.label_scores.items())) if choice.label_scores is not None else None
+    return HfClassifierRaterSpec(model=model, label_scores=label_scores, regression=choice.regression,
+                                 batch_size=choice.batch_size, max_length=choice.max_length, device=choice.device,
+                                 dtype=choice.dtype, threads=choice.threads)
 
 
 def _cache_key(spec: TrainedRaterSpec, embedder_settings) -> str:
@@ -96,6 +115,11 @@ def trained_raters(specs: dict[str, RaterSpec], *, storage: Storage, embedder,
     return fitted
 
 
+def _placement(spec: HfClassifierRaterSpec) -> str:
+    placement = hf_classifier_rater(spec).placement  # loaded by `rate` already: the cache answers
+    return f"{placement.name}, {placement.dtype}"
+
+
 def write_quality_scores(shard_key: str, *, storage: Storage, specs: dict[str, RaterSpec],
                          trained: dict[str, TrainedRater], log: logging.Logger | None = None) -> QualityReport:
     """Score the kept documents of one shard with the four raters and commit the partition.
@@ -110,12 +134,15 @@ def write_quality_scores(shard_key: str, *, storage: Storage, specs: dict[str, R
     documents = storage.read_table("documents", "documents.parquet", shard_key, columns=["id", "text"])
     vectors = storage.read_array("embeddings", "embeddings.npy", shard_key) if trained else None
     scores = rate(documents.column("text").to_pylist(), specs=specs, embeddings=vectors, trained=trained)
-    kinds = {name: type(specs[name]).__name__.removesuffix("RaterSpec").lower() for name in RATERS}
+    kinds = {name: KINDS[type(specs[name])] for name in RATERS}
+    placements = {name: _placement(spec) for name, spec in specs.items() if isinstance(spec, HfClassifierRaterSpec)}
+    for name, where in placements.items():
+        (log or logging.getLogger(__name__)).info(f"{name} rater: {specs[name].model} ran on {where}")
     report = QualityReport(
         count=documents.num_rows, kinds=kinds,
         means={name: round(float(np.mean(scores[name])), 4) if documents.num_rows else 0.0 for name in RATERS},
         histograms={name: score_histogram(scores[name], bins=HISTOGRAM_BINS) for name in RATERS},
-        cross_validation={name: asdict(rater.cv) for name, rater in trained.items()}, path="",
+        cross_validation={name: asdict(rater.cv) for name, rater in trained.items()}, placements=placements, path="",
     )
     table = pa.table({"id": documents.column("id"), **{name: pa.array(scores[name], pa.float32()) for name in RATERS}})
     with storage.write_partition(ASSET, shard_key) as writer:

@@ -80,18 +80,20 @@ def quality_scores(context: dg.AssetExecutionContext, project: ProjectResource,
     `quality`, `educational_value`, `informational_value` and `advertisement` (higher = less promotional).
 
     Each rater is the built-in heuristic (Gopher / C4 / FineWeb signals), a fastText model with a
-    label-to-score mapping, or a LightGBM rater trained on a labelled file over the document
-    embeddings (fitted once, cached, cross-validated), as the `quality` section says.
+    label-to-score mapping, a LightGBM rater trained on a labelled file over the document
+    embeddings (fitted once, cached, cross-validated), or a pretrained Hugging Face classifier
+    (a regression head, or labels mapped to scores; loaded once per process, on the GPU where
+    there is one), as the `quality` section says.
     """
     config, storage = project.config(), project.storage()
     specs = rater_specs(config)
     try:
         trained = trained_raters(specs, storage=storage, embedder=lambda: embedder.embedder(config.embedding),
                                  log=context.log)
-    except (ValueError, FileNotFoundError) as err:  # a bad labelled file or model names itself
+        report = write_quality_scores(context.partition_key, storage=storage, specs=specs, trained=trained,
+                                      log=context.log)
+    except (ValueError, FileNotFoundError) as err:  # a bad labelled file or model, or a model unfit for its spec
         raise dg.Failure(description=str(err)) from err
-    report = write_quality_scores(context.partition_key, storage=storage, specs=specs, trained=trained,
-                                  log=context.log)
     context.log.info(f"{context.partition_key}: rated {report.count:,} documents; means {report.means}")
     return dg.MaterializeResult(
         metadata={
@@ -101,6 +103,7 @@ def quality_scores(context: dg.AssetExecutionContext, project: ProjectResource,
             "raters": dg.MetadataValue.json(report.kinds),
             "histograms": _histogram_table(report.histograms),
             "cross_validation": dg.MetadataValue.json(report.cross_validation),
+            "placements": dg.MetadataValue.json(report.placements),
             "path": dg.MetadataValue.path(report.path),
         }
     )

@@ -1,5 +1,6 @@
-"""Tests for the quality scores in storage (climb.quality.store): the raters' specs from the configuration, one
-committed row of four 0-5 scores per kept document with its stats, and the check that catches a damaged file."""
+"""Tests for the quality scores in storage (climb.quality.store): the raters' specs from the configuration (with
+errors naming file, key and problem), one committed row of four 0-5 scores per kept document with its stats, also
+from Hugging Face classifiers, and the check that catches a damaged file."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from climb.core.config import load_config
+from climb.core.config import ConfigError, load_config
 from climb.core.storage import Storage
-from climb.quality.raters import RATERS, FastTextRaterSpec, HeuristicRaterSpec, TrainedRaterSpec, heuristic_scores
+from climb.quality.raters import (RATERS, FastTextRaterSpec, HeuristicRaterSpec, HfClassifierRaterSpec,
+                                  TrainedRaterSpec, heuristic_scores)
 from climb.quality.store import ASSET, HISTOGRAM_BINS, rater_specs, verify_quality_scores, write_quality_scores
+from tests.climb.quality.hf_models import spec_for
 
 SHARD = "shard-0"
 ARTICLE = ("Photosynthesis is the process by which green plants convert light energy into chemical energy. During "
@@ -75,6 +78,49 @@ def test_rater_specs_from_config(tmp_path, raters_yaml, expected):
     specs = rater_specs(config)
     assert list(specs) == list(RATERS)
     assert specs == expected
+
+
+def hf_config(tmp_path: Path, rater_yaml: str):
+    """A configuration whose educational_value rater is given by `rater_yaml` (one key per line)."""
+    indented = "".join(f"      {line}\n" for line in rater_yaml.splitlines())
+    return config_with(tmp_path, "quality:\n  raters:\n    educational_value:\n" + indented)
+
+
+def test_hf_classifier_specs_from_config(tmp_path):
+    """A model folder relative to the configuration file resolves from its folder, a hub name stays as written;
+    every setting reaches the spec."""
+    (tmp_path / "conf" / "models" / "edu").mkdir(parents=True)
+    local = hf_config(tmp_path, "hf_classifier: models/edu\nregression: true\nbatch_size: 8\nmax_length: 128\n"
+                                "device: cpu\ndtype: float32\nthreads: 2")
+    assert rater_specs(local)["educational_value"] == HfClassifierRaterSpec(
+        model=str((tmp_path / "conf" / "models" / "edu").resolve()), regression=True, batch_size=8, max_length=128,
+        device="cpu", dtype="float32", threads=2)
+    specs = rater_specs(hf_config(tmp_path, "hf_classifier: org/classifier\nlabel_scores: {low: 0, high: 5}"))
+    assert specs["educational_value"] == HfClassifierRaterSpec(model="org/classifier",
+                                                               label_scores={"high": 5.0, "low": 0.0})
+    assert specs["quality"] == HeuristicRaterSpec()
+
+
+@pytest.mark.parametrize(
+    ("rater_yaml", "message"),
+    [
+        pytest.param("hf_classifier: m", "quality.raters.educational_value: .*exactly one of the two", id="no-head"),
+        pytest.param("hf_classifier: m\nregression: true\nlabel_scores: {a: 1}",
+                     "quality.raters.educational_value: .*exactly one of the two", id="both-heads"),
+        pytest.param("hf_classifier: m\nlabel_scores: {a: 7}",
+                     "quality.raters.educational_value.label_scores.a: .*less than or equal to 5", id="score-7"),
+        pytest.param("hf_classifier: m\nregression: true\nbatchsize: 8",
+                     "quality.raters.educational_value.batchsize: unknown key; did you mean 'batch_size'",
+                     id="misspelt-key"),
+        pytest.param("hf_classifier: m\nregression: true\ndevice: gpu", "quality.raters.educational_value.device: ",
+                     id="unknown-device"),
+        pytest.param("hf_clasifier: m\nregression: true", r"quality.raters.educational_value: expected .*"
+                     r"\{hf_classifier: MODEL, label_scores: \{...\} \| regression: true\}", id="misspelt-form"),
+    ],
+)
+def test_hf_classifier_config_errors_name_file_key_and_problem(tmp_path, rater_yaml, message):
+    with pytest.raises(ConfigError, match=f"{tmp_path / 'conf' / 'climb.yaml'}: {message}"):
+        hf_config(tmp_path, rater_yaml)
 
 
 # ---- write_quality_scores -----------------------------------------------------------------------------------------
@@ -200,3 +246,24 @@ def test_verify_catches_documents_rewritten_after_scoring(storage):
     write_documents(storage, ids=[f"new-{i}" for i in range(len(TEXTS))])
     ok, details = verify_quality_scores(storage, SHARD)
     assert not ok and details["aligned_with_documents"] is False and details["out_of_range"] == {}
+
+
+def test_write_scores_with_hf_classifiers(storage, hf_models, hf_texts):
+    """Both heads through the writer: educational text above spam and boilerplate on their raters, kinds and the
+    device and dtype each model ran with in the report and stats.json, every row in the histograms."""
+    texts = hf_texts["good"][:6] + hf_texts["bad"][:6]
+    write_documents(storage, texts=texts)
+    specs = {**HEURISTIC, "educational_value": spec_for(hf_models, "regression"),
+             "quality": spec_for(hf_models, "classification")}
+    report = write_quality_scores(SHARD, storage=storage, specs=specs, trained={})
+    table = storage.read_table(ASSET, "quality_scores.parquet", SHARD)
+    for name in ("educational_value", "quality"):
+        values = table.column(name).to_numpy()
+        assert values[:6].min() > values[6:].max(), name
+        assert sum(report.histograms[name]) == len(texts)
+    assert report.kinds == {"quality": "hf_classifier", "educational_value": "hf_classifier",
+                            "informational_value": "heuristic", "advertisement": "heuristic"}
+    assert sorted(report.placements) == ["educational_value", "quality"]
+    assert report.placements["quality"].endswith(("float32", "bfloat16", "float16"))
+    assert storage.read_json(ASSET, "stats.json", SHARD)["placements"] == report.placements
+    assert verify_quality_scores(storage, SHARD)[0]
