@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
+
+from climb.climblab.build import CLIMBLAB, TOKEN_STORES
 from climb.climblab.token_store import TokenStoreWriter
 from climb.climblab.tokenization import eos_id, save_tokenizer, train_bpe
 from climb.core.config import load_config
@@ -26,7 +29,8 @@ def proxy_setup(root: Path) -> dict:
     piqa = shared_data("piqa", "valid.jsonl")
     (root / "target.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS[:200]))
     (root / "climb.yaml").write_text(
-        "corpus: {paths: ['target.jsonl']}\n"
+        "corpus: {paths: ['target.jsonl']}\nsearch: {workers: 1}\n"
+        "proxy: {tokens: 8192, sequence_length: 32, batch_size: 8, device: cpu}\n"
         f"target:\n  benchmarks: [{{name: piqa, path: '{piqa}', format: piqa, metric: acc, limit: 40}}]\n"
         "  holdout_fraction: 0.25\n")
     config = load_config(root / "climb.yaml", home=str(root / "home"))
@@ -40,7 +44,21 @@ def proxy_setup(root: Path) -> dict:
         with TokenStoreWriter(stores[cid], vocab_size=tokenizer.get_vocab_size(), eos_id=eos_id(tokenizer)) as writer:
             for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
                 writer.add(encoding.ids)
-    return {"root": root, "storage": storage, "stores": stores, "vocab_size": tokenizer.get_vocab_size()}
+    return {"root": root, "storage": storage, "stores": stores, "vocab_size": tokenizer.get_vocab_size(),
+            "config": config}
+
+
+def commit_search_inputs(setup: dict) -> None:
+    """Commit `climblab` (the two clusters and their token stores) and `tokenizer` as the search reads them."""
+    clusters = [{"cluster_id": cid, "label": label, "documents": 300, "tokens": 6000, "store_tokens": 6000}
+                for cid, label in enumerate(("medicine", "cooking"))]
+    with setup["storage"].write_partition(CLIMBLAB) as writer:
+        writer.write_table("clusters.parquet", pa.Table.from_pylist(clusters))
+        for cid, folder in setup["stores"].items():
+            writer.put_folder(folder, prefix=f"{TOKEN_STORES}/cluster_id={cid}")
+    with setup["storage"].write_partition("tokenizer") as writer:
+        writer.put_folder(str(setup["root"] / "tokenizer"))
+        writer.write_json("stats.json", {"vocab_size": setup["vocab_size"], "source": "trained"})
 
 
 def proxy_job(setup: dict, *, key: str = "k0", save: bool = True) -> ProxyJob:

@@ -12,13 +12,14 @@ import pytest
 
 from climb.climblab.tokenization import load_tokenizer
 from climb.core.config import ConfigError, load_config
+from climb.search.optimal import verify_mixtures
 from climb.search.proxy_jobs import CACHE, run_one
 from climb.search.round_runs import make_jobs
 from climb.search.rounds import search_space
 from climb.search.saved_proxies import MODELS, RECORD, relative_path, saved_proxy, saves
 from climb.search.target_set import load_target
 from climb.search.targets import score_multiple_choice
-from tests.climb.search.helpers_proxies import proxy_job, proxy_setup
+from tests.climb.search.helpers_proxies import commit_search_inputs, proxy_job, proxy_setup
 from tests.climb.search.helpers_search import make_config, write_climblab
 
 
@@ -107,3 +108,19 @@ def test_a_cached_run_without_its_checkpoint_is_trained_again_to_save_it(setup):
     assert run_one(proxy_job(setup, key="later"), storage=storage)["reused"]
     assert storage.read_cache_json(CACHE, "later")["key"] == "later"
     assert Path(saved_proxy(storage, "later")).parent.name == MODELS
+
+
+def test_verification_keeps_each_methods_proxy_and_names_it(setup):
+    """Verifying a mixture (as optimal_mixture verifies its answer and baselines) under the default proxy.save
+    trains its proxy in a worker process, keeps the checkpoint and names it relative to the storage root."""
+    from transformers import AutoModelForCausalLM
+
+    commit_search_inputs(setup)
+    storage = setup["storage"]
+    verified = verify_mixtures(storage=storage, config=setup["config"], mixtures={"blend": {0: 0.5, 1: 0.5}})
+    [relative] = verified["blend"]["proxies"]
+    assert relative.startswith(f"_cache/{MODELS}/")
+    folder = Path(storage.root) / relative
+    assert saved_proxy(storage, folder.name) == str(folder)
+    assert json.loads((folder / RECORD).read_text())["weights"] == {"0": 0.5, "1": 0.5}
+    assert AutoModelForCausalLM.from_pretrained(folder).num_parameters() > 0
