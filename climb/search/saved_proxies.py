@@ -12,7 +12,7 @@ The folder loads with `AutoModelForCausalLM.from_pretrained` and `AutoTokenizer.
 tokenizer, as the proxy was trained with it); `proxy.json` is the run that made it (mixture, settings,
 training, scores). It is staged and committed like a partition, `_manifest.json` last, so a killed run leaves no
 half checkpoint. Weights are float32, 4 bytes a parameter: tiny 2.6 MB (0.66M parameters with an 8k vocabulary),
-62m 246 MB (61.4M with a 32k vocabulary), 350m 1.4 GB, for each proxy and seed kept.
+62m 245 MB (61.4M with a 32k vocabulary), 350m 1.4 GB, for each proxy and seed kept.
 """
 
 from __future__ import annotations

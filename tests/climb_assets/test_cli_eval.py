@@ -71,3 +71,16 @@ def test_eval_fails_in_one_line(searched, tasks, home, message):
                    cwd=root)
     assert result.returncode == 1 and message in result.stderr
     assert result.stderr.strip().count("\n") == 0
+
+
+def test_the_search_summary_names_the_verified_proxy(capsys):
+    """`climb run` and `climb demo` end their summary with where the answer's verification proxy is kept."""
+    from climb_assets.cli.printing import print_search
+
+    result = {"labels": {"0": "medicine", "1": "cooking"}, "rule": "verified", "proxy_runs": 3,
+              "predictor_family": "log_linear", "weights": {"0": 0.7, "1": 0.3},
+              "comparison": [{"method": "climb", "weights": [0.7, 0.3], "holdout_score": -2.5}],
+              "verified_proxy": relative_path("abc")}
+    print_search(result, root="/data/home")
+    assert capsys.readouterr().out.splitlines()[-1] == \
+        "verified proxy (`climb eval` scores it): /data/home/_cache/proxy_models/abc"
