@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from climb.climblab.build import CLIMBLAB, TOKEN_STORES
+from climb.climblab.build import CLIMBLAB, CLUSTERS_FILE, TOKEN_STORES, cluster_folder
 from climb.climblab.token_store import TokenStoreWriter
 from climb.climblab.tokenization import eos_id, save_tokenizer, train_bpe
 from climb.core.config import load_config
@@ -53,9 +53,9 @@ def commit_search_inputs(setup: dict) -> None:
     clusters = [{"cluster_id": cid, "label": label, "documents": 300, "tokens": 6000, "store_tokens": 6000}
                 for cid, label in enumerate(("medicine", "cooking"))]
     with setup["storage"].write_partition(CLIMBLAB) as writer:
-        writer.write_table("clusters.parquet", pa.Table.from_pylist(clusters))
+        writer.write_table(CLUSTERS_FILE, pa.Table.from_pylist(clusters))
         for cid, folder in setup["stores"].items():
-            writer.put_folder(folder, prefix=f"{TOKEN_STORES}/cluster_id={cid}")
+            writer.put_folder(folder, prefix=f"{TOKEN_STORES}/{cluster_folder(cid)}")
     with setup["storage"].write_partition("tokenizer") as writer:
         writer.put_folder(str(setup["root"] / "tokenizer"))
         writer.write_json("stats.json", {"vocab_size": setup["vocab_size"], "source": "trained"})
