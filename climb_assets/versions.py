@@ -13,7 +13,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from climb.core import ClimbConfig, content_hash
-from climb.search.saved_proxies import saves
+from climb.search import saves
 
 # Bump an engine's number when, for the same inputs and configuration, it would write different output.
 ENGINE_VERSIONS = {

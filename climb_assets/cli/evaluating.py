@@ -55,7 +55,7 @@ def default_model(config) -> str:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Write the tasks' files, run lm-eval on the model offline, print one line per task (and --out JSON)."""
     from climb.core.device import resolve_placement
-    from climb.search.lm_eval_tasks import run_lm_eval
+    from climb.search import run_lm_eval
 
     config = load_config(args.config, home=args.home)
     if args.limit is not None and args.limit < 1 or args.batch_size < 1:
