@@ -13,12 +13,13 @@ from collections.abc import Callable
 import dagster as dg
 
 from climb.core import ClimbConfig, content_hash
+from climb.search import saves
 
 # Bump an engine's number when, for the same inputs and configuration, it would write different output.
 ENGINE_VERSIONS = {
     "documents": 2, "quality_scores": 1, "embeddings": 1, "centroids": 1, "cluster_assignments": 1,
     "clusters": 1, "super_clusters": 1, "semantic_duplicates": 1, "tokenizer": 1, "climblab": 3, "target_set": 2,
-    "candidate_mixtures": 1, "proxy_runs": 1, "predictor": 1, "optimal_mixture": 1, "climbmix": 1,
+    "candidate_mixtures": 1, "proxy_runs": 1, "predictor": 1, "optimal_mixture": 2, "climbmix": 1,
 }
 EXECUTION_FIELDS = {"batch_size", "device", "threads", "use_gpu", "workers", "recluster", "paths"}
 SEARCH = ("search", "proxy", "target")  # a round, and the optimal mixture, depend on all three
@@ -31,6 +32,16 @@ def _settings(config: ClimbConfig, section: str, fields: tuple[str, ...] | None 
 
 def _sections(config: ClimbConfig, *sections: str) -> dict:
     return {section: _settings(config, section) for section in sections}
+
+
+def _search(config: ClimbConfig, *, answer: bool = False) -> dict:
+    """The search's sections. `proxy.save` changes no score, only which checkpoints are kept: the answer's JSON
+    names its verification proxies (kept or not), the rounds record nothing of it."""
+    settings = _sections(config, *SEARCH)
+    del settings["proxy"]["save"]
+    if answer:
+        settings["verification_proxies_kept"] = saves(config.proxy.save, verification=True)
+    return settings
 
 
 # What each engine reads of the configuration (clustering field by field: the fit, then the pruning and the
@@ -48,10 +59,10 @@ SETTINGS: dict[str, Callable[[ClimbConfig], dict]] = {
     "tokenizer": lambda c: _sections(c, "tokenizer"),
     "climblab": lambda c: {},
     "target_set": lambda c: {**_sections(c, "target"), "dedup": _settings(c, "dedup", ("contamination",))},
-    "candidate_mixtures": lambda c: _sections(c, *SEARCH),
-    "proxy_runs": lambda c: _sections(c, *SEARCH),
-    "predictor": lambda c: _sections(c, *SEARCH),
-    "optimal_mixture": lambda c: _sections(c, *SEARCH),
+    "candidate_mixtures": lambda c: _search(c),
+    "proxy_runs": lambda c: _search(c),
+    "predictor": lambda c: _search(c),
+    "optimal_mixture": lambda c: _search(c, answer=True),
     "climbmix": lambda c: _sections(c, "export"),
 }
 

@@ -236,6 +236,9 @@ class ProxyConfigSection(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 autocast on CUDA, float32 on CPU
     seed: int = 0
+    # Trained proxies kept as Hugging Face checkpoints (climb.search.saved_proxies): verification = those that
+    # verify optimal_mixture and its baselines; all = every proxy run too; none = only the scores are kept.
+    save: Literal["none", "verification", "all"] = "verification"
 
 
 class BenchmarkTarget(_Section):

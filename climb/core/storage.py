@@ -169,6 +169,10 @@ class Storage:
         names = [n for n in names if ".replaced-" not in n]
         return sorted(unquote(n) for n in names if self.fs.exists(f"{base}/{n}/{MANIFEST}"))
 
+    def cache_folder(self, name: str, key: str) -> str | None:
+        """The committed folder `<root>/_cache/<name>/<key>/` (write_cache_folder), or None."""
+        return self.partition_path(f"{CACHE}/{name}", key)
+
     # ---- writing -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def write_partition(self, asset: str, partition: str | None = None) -> Iterator[PartitionWriter]:
@@ -191,6 +195,10 @@ class Storage:
         finally:
             if self.fs.exists(staging):
                 self.fs.rm(staging, recursive=True)
+
+    def write_cache_folder(self, name: str, key: str) -> contextlib.AbstractContextManager[PartitionWriter]:
+        """Stage a folder of the cache, `<root>/_cache/<name>/<key>/`, committed like a partition (manifest last)."""
+        return self.write_partition(f"{CACHE}/{name}", key)
 
     def _commit(self, staging: str, final: str) -> None:
         if self.is_local:

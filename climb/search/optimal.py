@@ -10,7 +10,10 @@ comparison reports the mean and spread over seeds:
 - best_of_n: the best mixture any round evaluated (by search score);
 - regmix: RegMix one-shot — the same number of proxy runs (the rounds' and the final verification's) spent in
   one round of Dirichlet candidates, one predictor fit, the average of the predictor's top-k mixtures.
-Files: `<root>/optimal_mixture/optimal_mixture.json`, `comparison.parquet`, plots.
+Files: `<root>/optimal_mixture/optimal_mixture.json`, `comparison.parquet`, plots. Under `proxy.save: verification`
+(the default) each verification proxy is kept as a Hugging Face checkpoint (climb.search.saved_proxies);
+`verified_proxy` in the JSON is the answer's (seed `proxy.seed`), and each method's `proxies` lists its seeds', as
+paths relative to the storage root.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from climb.search.final import finalists, topk_mean
 from climb.search.predictor import Predictor, fit_predictor
 from climb.search.proxy_jobs import run_proxies
 from climb.search.round_runs import make_jobs, workers_for
+from climb.search.saved_proxies import relative_path, saved_proxy
 from climb.search.rounds import PREDICTOR, caps, evaluated_runs, search_space, weights_of
 from climb.core.storage import Storage
 
@@ -95,14 +99,16 @@ def _verify(weights: np.ndarray, names: list[str], *, storage: Storage, config: 
     for seed in seeds:
         seeded = config.model_copy(update={"proxy": config.proxy.model_copy(update={"seed": seed})})
         per_seed.append(run_proxies(make_jobs(weights, [f"verify {n} (seed {seed})" for n in names], storage=storage,
-                                              config=seeded, space=space, workers=workers),
+                                              config=seeded, space=space, workers=workers, verification=True),
                                     storage=storage, workers=workers, log=log))
     out = []
     for i in range(len(names)):
         holdout = [runs[i]["holdout_score"] for runs in per_seed]
         out.append({"holdout_score": float(np.mean(holdout)), "holdout_std": float(np.std(holdout)),
                     "holdout_scores": holdout, "search_score": float(np.mean([r[i]["search_score"] for r in per_seed])),
-                    "holdout_metrics": per_seed[0][i]["holdout_metrics"], "seeds": seeds})
+                    "holdout_metrics": per_seed[0][i]["holdout_metrics"], "seeds": seeds,
+                    "proxies": [relative_path(runs[i]["key"]) if saved_proxy(storage, runs[i]["key"]) else None
+                                for runs in per_seed]})
     return out
 
 
@@ -195,15 +201,17 @@ def choose_optimal(*, storage: Storage, config: ClimbConfig, log: logging.Logger
         "observed_search_score": verified["search_score"], "observed_holdout_score": verified["holdout_score"],
         "predictor_family": predictor.family, "rule": config.search.final, "finalists": finalist_rows,
         "distance_to_evaluated": round(distance, 4), "proxy_runs": budget, "comparison": comparison,
+        "verified_proxy": verified["proxies"][0],
     }
     with storage.write_partition(OPTIMAL) as writer:
         writer.write_json("optimal_mixture.json", summary)
         writer.write_table("comparison.parquet", pa.Table.from_pylist(
-            [{k: v for k, v in row.items() if k not in ("holdout_metrics", "holdout_scores", "seeds")}
+            [{k: v for k, v in row.items() if k not in ("holdout_metrics", "holdout_scores", "seeds", "proxies")}
              for row in comparison]))
         writer.write_bytes("weights_per_round.png", weights_png)
         writer.write_bytes("predicted_vs_observed.png", scatter_png)
-    return {**summary, "weights_png": weights_png, "scatter_png": scatter_png, "path": storage.require(OPTIMAL)}
+    return {**summary, "weights_png": weights_png, "scatter_png": scatter_png, "path": storage.require(OPTIMAL),
+            "verified_proxy_path": verified["proxies"][0] and f"{storage.root}/{verified['proxies'][0]}"}
 
 
 def verify_mixtures(*, storage: Storage, config: ClimbConfig, mixtures: dict[str, dict[int, float]],

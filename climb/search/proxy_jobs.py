@@ -3,7 +3,9 @@
 A job is plain data (picklable), so a round's runs fan out over processes here and over pods on a
 cluster. Results are content-addressed: `<root>/_cache/proxy_runs/<key>.json`, with the key a hash of
 (mixture, proxy settings, target, data version), so a resumed or repeated round never trains the
-same proxy twice.
+same proxy twice. A job with `save_root` also keeps the trained proxy as a checkpoint beside its result
+(climb.search.saved_proxies); a cached result without its checkpoint is trained again to save it (on the CPU
+the same run gives the same weights).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from climb.core.device import available_cpus
 from climb.search.proxy import ProxyConfig, mean_token_loss, train_proxy
+from climb.search.saved_proxies import save_proxy, saved_proxy
 from climb.core.storage import Storage
 
 CACHE = "proxy_runs"
@@ -33,6 +36,7 @@ class ProxyJob:
     tokenizer_folder: str  # the committed tokenizer
     label: str = ""  # what the run is for (round 2 #5, baseline uniform, ...)
     meta: dict = field(default_factory=dict)
+    save_root: str | None = None  # the storage root to keep the trained proxy in (proxy.save); None: not kept
 
 
 def _score(model, target, tokenizer, device: str) -> tuple[float, dict]:
@@ -66,13 +70,19 @@ def run_proxy_job(job: ProxyJob) -> dict:
     for split in ("search", "holdout"):
         score, metrics = _score(model, load_target(job.target_folder, split), tokenizer, device)
         result[f"{split}_score"], result[f"{split}_metrics"] = score, metrics
+    if job.save_root is not None:
+        save_proxy(model, storage=Storage(job.save_root), key=job.key, tokenizer_folder=job.tokenizer_folder,
+                   record={**result, "proxy": asdict(job.proxy)})
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result
 
 
 def _cached(job: ProxyJob, storage: Storage) -> dict | None:
+    """The cached result, or None when there is none or the job keeps a checkpoint the cache lacks."""
     cached = storage.read_cache_json(CACHE, job.key)
-    return None if cached is None else {**cached, "label": job.label, **job.meta, "reused": True}
+    if cached is None or (job.save_root is not None and saved_proxy(storage, job.key) is None):
+        return None
+    return {**cached, "label": job.label, **job.meta, "reused": True}
 
 
 def _commit(result: dict, storage: Storage, log: logging.Logger, progress: str = "") -> dict:

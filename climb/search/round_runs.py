@@ -18,27 +18,30 @@ from climb.core.storage import Storage
 from climb.search.evidence import snapshot_membership
 from climb.search.proxy import proxy_key
 from climb.search.proxy_jobs import ProxyJob, default_workers, job_threads, run_one, run_proxies, tokenizer_folder
+from climb.search.saved_proxies import saves
 from climb.search.rounds import (CANDIDATES, PROXY_RUNS, SearchSpace, scores_context, weights_table, proxy_config,
                                  search_space, weights_of)
 from climb.search.target_set import TARGET, require_parts
 
 
 def make_jobs(weights: np.ndarray, labels: list[str], *, storage: Storage, config: ClimbConfig, space: SearchSpace,
-              workers: int, meta: list[dict] | None = None) -> list[ProxyJob]:
-    """Proxy jobs for rows of mixture weights (content-addressed keys)."""
+              workers: int, meta: list[dict] | None = None, verification: bool = False) -> list[ProxyJob]:
+    """Proxy jobs for rows of mixture weights (content-addressed keys); `verification` jobs verify optimal_mixture,
+    and `proxy.save` says whether they (or all jobs) keep their trained proxy."""
     climblab = storage.require(CLIMBLAB)
     folders = {cid: f"{climblab}/{TOKEN_STORES}/{cluster_folder(cid)}" for cid in space.cluster_ids}
     target = storage.read_json(TARGET, "target.json")
     require_parts(target)
     vocab = storage.read_json("tokenizer", "stats.json")["vocab_size"]
     settings = proxy_config(config, threads=job_threads(workers))
+    save_root = storage.root if saves(config.proxy.save, verification=verification) else None
     jobs = []
     for i, row in enumerate(weights):
         mixture = {cid: float(w) for cid, w in zip(space.cluster_ids, row)}
         key = proxy_key(weights=mixture, config=settings, target_id=target["target_id"], data_version=space.data_version)
         jobs.append(ProxyJob(key=key, weights=mixture, store_folders=folders, vocab_size=vocab, proxy=settings,
                              target_folder=storage.require(TARGET), tokenizer_folder=tokenizer_folder(storage),
-                             label=labels[i], meta=(meta or [{}] * len(weights))[i]))
+                             label=labels[i], meta=(meta or [{}] * len(weights))[i], save_root=save_root))
     return jobs
 
 

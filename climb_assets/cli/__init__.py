@@ -5,6 +5,8 @@
     climb status [--json]
     climb export --out DIR [--tokens N] [--format parquet,jsonl,megatron] [--seed S] [--overwrite]
                  [--tokenizer NAME_OR_PATH] [--push-to-hub REPO]
+    climb eval --tasks LIST [--model PATH] [--limit N] [--out FILE]
+                               lm-evaluation-harness on a saved proxy, offline, over local benchmark files
     climb ui [--port PORT]     the Dagster UI on what the CLI materialised (loopback only)
 
 The instance lives in `$DAGSTER_HOME`, else `<storage root>/dagster`, so `dagster dev -w workspace.yaml`
@@ -12,7 +14,7 @@ The instance lives in `$DAGSTER_HOME`, else `<storage root>/dagster`, so `dagste
 Exit status: 0 on success, 1 with a one-line reason on failure.
 
 The package: `parsing` (arguments and their validation), `running` (the environment, the Dagster runs and
-the command handlers), `printing` (everything the command writes).
+the command handlers), `printing` (everything the command writes), `evaluating` (`climb eval`).
 """
 
 import os
@@ -27,16 +29,18 @@ class ClimbError(RuntimeError):
 # After ClimbError: the submodules import it from here.
 from climb_assets.cli.parsing import build_parser  # noqa: E402
 from climb_assets.cli.printing import print_error  # noqa: E402
+from climb_assets.cli.evaluating import cmd_eval  # noqa: E402
 from climb_assets.cli.running import (  # noqa: E402
     _check_executor, cmd_demo, cmd_export, cmd_run, cmd_status, cmd_ui, prepare_environment, run_pipeline,
     shard_totals, sync_shards,
 )
 
 # `os` stays reachable as climb_assets.cli.os (tests stand in for os.execvp through it).
-__all__ = ["ClimbError", "_check_executor", "build_parser", "cmd_demo", "cmd_export", "cmd_run", "cmd_status",
-           "cmd_ui", "main", "os", "prepare_environment", "run_pipeline", "shard_totals", "sync_shards"]
+__all__ = ["ClimbError", "_check_executor", "build_parser", "cmd_demo", "cmd_eval", "cmd_export", "cmd_run",
+           "cmd_status", "cmd_ui", "main", "os", "prepare_environment", "run_pipeline", "shard_totals", "sync_shards"]
 
-COMMANDS = {"demo": cmd_demo, "run": cmd_run, "status": cmd_status, "ui": cmd_ui, "export": cmd_export}
+COMMANDS = {"demo": cmd_demo, "run": cmd_run, "status": cmd_status, "ui": cmd_ui, "export": cmd_export,
+            "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:

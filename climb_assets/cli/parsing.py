@@ -46,7 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out")
     export.add_argument("--config", help="configuration file (default $CLIMB_CONFIG, else the demo's)")
     export.add_argument("--home", help="storage root (overrides the file and $CLIMB_HOME)")
+    _add_eval(commands)
     return parser
+
+
+def _add_eval(commands) -> None:
+    """`climb eval`: lm-evaluation-harness on a saved proxy, offline, over local benchmark files."""
+    sub = commands.add_parser("eval", help="score a saved proxy with lm-evaluation-harness on local benchmark files")
+    sub.add_argument("--model", metavar="PATH",
+                     help="a causal LM folder (default: the verified proxy of the optimal mixture)")
+    sub.add_argument("--tasks", required=True, metavar="LIST",
+                     help="comma-separated: names of target.benchmarks, or NAME=FORMAT:PATH (formats: piqa, arc, "
+                          "hellaswag, winogrande, mosaic, mmlu)")
+    sub.add_argument("--limit", type=int, metavar="N", help="the first N items of each task (default: all)")
+    sub.add_argument("--batch-size", type=int, default=16, metavar="B")
+    sub.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    sub.add_argument("--out", metavar="FILE", help="also write the results as JSON")
+    sub.add_argument("--task-dir", metavar="DIR", help="keep the lm-eval task files here (default: a temporary folder)")
+    sub.add_argument("--config", help="configuration file (default $CLIMB_CONFIG, else the demo's)")
+    sub.add_argument("--home", help="storage root (overrides the file and $CLIMB_HOME)")
 
 
 def selected_keys(defs: dg.Definitions, until: str | None, select: str | None) -> set[dg.AssetKey]:

@@ -54,9 +54,10 @@ def _mixture(weights: dict, labels: dict) -> str:
     return ", ".join(f"{label} {w:.2f}" for w, label in ranked) or "(empty)"
 
 
-def print_search(result: dict, references: dict | None = None) -> None:
+def print_search(result: dict, references: dict | None = None, root: str | None = None) -> None:
     """The optimal mixture by super-cluster label, how it was chosen, and every method's verified holdout score
-    (higher is better) beside it; `references` (name -> verified mixture) are shown with their gap."""
+    (higher is better) beside it; `references` (name -> verified mixture) are shown with their gap; the kept
+    verification proxy of the answer under the storage `root`."""
     labels = {cid: f"[{cid}] {label}" for cid, label in result["labels"].items()}
     _echo(f"optimal mixture ({result['rule']}, {result['proxy_runs']} proxy runs, predictor "
           f"{result['predictor_family']}): {_mixture(result['weights'], labels)}")
@@ -69,6 +70,8 @@ def print_search(result: dict, references: dict | None = None) -> None:
     for name, weights, r in sorted(rows, key=lambda row: -row[2]["holdout_score"]):
         _echo(f"  {name:<18} {r['holdout_score']:8.4f} ± {r.get('holdout_std', 0.0):.3f} "
               f"({r['holdout_score'] - best:+.3f} to the best)  {_mixture(weights, labels)}")
+    if result.get("verified_proxy") and root is not None:
+        _echo(f"verified proxy (`climb eval` scores it): {root}/{result['verified_proxy']}")
 
 
 def print_status(status: dict, as_json: bool) -> None:

@@ -234,7 +234,7 @@ def _print_search(config, planted: dict[str, float] | None = None, record: Path 
             temporary = record.with_suffix(".tmp")
             temporary.write_text(json.dumps(references["planted target"], indent=1))
             temporary.replace(record)
-    print_search(storage.read_json(OPTIMAL, "optimal_mixture.json"), references)
+    print_search(storage.read_json(OPTIMAL, "optimal_mixture.json"), references, root=storage.root)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

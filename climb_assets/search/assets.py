@@ -89,7 +89,8 @@ def build_search_assets(rounds: list[int], *, gpu_op_tags: dict | None = None) -
         target beside the baselines trained and scored the same way: uniform, token-proportional (the paper's
         "Random"), the best evaluated candidate (Best@N) and RegMix one-shot at the same proxy budget.
         `finalists` lists each finalist's predicted and search scores and its distance to the nearest evaluated
-        mixture."""
+        mixture. `verified_proxy` is the answer's verification proxy, a Hugging Face checkpoint that `climb eval`
+        scores with lm-evaluation-harness (kept under `proxy.save: verification` or `all`)."""
         config, storage = proxy_trainer.configure(project.config()), project.storage()
         result = choose_optimal(storage=storage, config=config, log=context.log)
         labels = result["labels"]
@@ -108,6 +109,8 @@ def build_search_assets(rounds: list[int], *, gpu_op_tags: dict | None = None) -
             "comparison": dg.MetadataValue.json(result["comparison"]),
             "weights_per_round": dg.MetadataValue.md(as_markdown(result["weights_png"], "weights per round")),
             "predicted_vs_observed": dg.MetadataValue.md(as_markdown(result["scatter_png"], "predicted vs observed")),
-            "path": dg.MetadataValue.path(result["path"])})
+            "path": dg.MetadataValue.path(result["path"]),
+            **({"verified_proxy": dg.MetadataValue.path(result["verified_proxy_path"])}
+               if result["verified_proxy_path"] else {})})
 
     return [target_set, *round_assets, optimal_mixture]

@@ -32,6 +32,8 @@ def _changed(section: str, **values) -> set[str]:
     ("search", {"rounds": [8, 4, 3]}, {*ROUNDS[6:], "optimal_mixture"}),
     ("target", {"max_windows": 9}, {"target_set", *ROUNDS, "optimal_mixture"}),
     ("export", {"tokens": 123}, {"climbmix"}),
+    ("proxy", {"save": "none"}, {"optimal_mixture"}),  # its JSON no longer names a verification proxy
+    ("proxy", {"save": "all"}, set()),  # the rounds' proxies are kept too, but no output changes
     # where and how fast a step runs: no output changes, nothing turns stale
     ("embedding", {"batch_size": 3, "device": "cpu", "threads": 1}, set()),
     ("clustering", {"use_gpu": "never"}, set()),

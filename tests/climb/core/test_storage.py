@@ -197,6 +197,25 @@ def test_cache_table_round_trip(storage, tmp_path):
     assert sorted(p.name for p in (tmp_path / "home" / CACHE / "idx").iterdir()) == ["k1.parquet"]
 
 
+@pytest.mark.parametrize("root", ["local", "memory"])
+def test_cache_folder_is_committed_whole(storage, memory_storage, root):
+    """write_cache_folder commits `_cache/<name>/<key>/` with its manifest, or nothing when the block fails; a
+    rewrite replaces the folder (a saved proxy is never half written)."""
+    storage = storage if root == "local" else memory_storage
+    assert storage.cache_folder("models", "k") is None
+    with pytest.raises(RuntimeError):
+        with storage.write_cache_folder("models", "k") as writer:
+            writer.write_bytes("weights.bin", b"half")
+            raise RuntimeError("killed")
+    assert storage.cache_folder("models", "k") is None
+    for version in (b"one", b"two"):
+        with storage.write_cache_folder("models", "k") as writer:
+            writer.write_bytes("weights.bin", version)
+    folder = storage.cache_folder("models", "k")
+    assert folder.endswith(f"{CACHE}/models/k")
+    assert storage.fs.cat(f"{folder}/weights.bin") == b"two" and storage.fs.exists(f"{folder}/{MANIFEST}")
+
+
 # ------------------------------------------------------------------------------ fsspec memory:// root
 def test_memory_root_write_read_and_replace(memory_storage):
     """A memory:// root commits, reads back, lists and replaces partitions like a local one."""
