@@ -19,8 +19,8 @@ import dagster as dg
 from climb.core import ConfigError, DeploymentConfig, available_cpus
 
 EXECUTOR_ENV = "CLIMB_EXECUTOR"  # read when `deployment.executor` is auto
-# auto picks multiprocess from this many CPUs: each step process imports torch and the graph (seconds),
-# so on fewer cores it only costs (the 2-core demo took 32 min multiprocess vs 14 in one process).
+# auto picks multiprocess from this many CPUs: each step process costs seconds (torch's import at least), so on
+# fewer cores it only costs (with spawned steps the 2-core demo took 32 min multiprocess vs 14 in one process).
 PARALLEL_MIN_CPUS = 8
 EXECUTORS = ("in_process", "multiprocess", "k8s")
 K8S_CONFIG_TAG = "dagster-k8s/config"  # the key dagster_k8s reads from op tags
