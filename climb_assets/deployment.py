@@ -19,13 +19,17 @@ import dagster as dg
 from climb.core import ConfigError, DeploymentConfig, available_cpus
 
 EXECUTOR_ENV = "CLIMB_EXECUTOR"  # read when `deployment.executor` is auto
-# auto picks multiprocess from this many CPUs: each step process imports torch and the graph (seconds),
-# so on fewer cores it only costs (the 2-core demo took 32 min multiprocess vs 14 in one process).
+# auto picks multiprocess from this many CPUs: each step process costs seconds (torch's import at least), so on
+# fewer cores it only costs (with spawned steps the 2-core demo took 32 min multiprocess vs 14 in one process).
 PARALLEL_MIN_CPUS = 8
 EXECUTORS = ("in_process", "multiprocess", "k8s")
 K8S_CONFIG_TAG = "dagster-k8s/config"  # the key dagster_k8s reads from op tags
 GPU_RESOURCE = "nvidia.com/gpu"  # the NVIDIA device plugin's extended resource
 GPU_POOL = "gpu"  # the concurrency pool of every GPU step
+# multiprocess steps fork from a server that imported the code location once, instead of each spawned step importing
+# dagster and the graph again (~10 s a step on a loaded 2-core machine); the server starts clean and imports no torch,
+# so no step inherits an initialised CUDA.
+FORKSERVER = {"forkserver": {"preload_modules": ["climb_assets.definitions"]}}
 
 
 def executor_name(deployment: DeploymentConfig, cpus: int | None = None) -> str:
@@ -43,7 +47,7 @@ def executor_name(deployment: DeploymentConfig, cpus: int | None = None) -> str:
 def executor_for(deployment: DeploymentConfig) -> dg.ExecutorDefinition:
     """The executor of every job of the code location (and of materialisations from the UI).
 
-    multiprocess spawns one process per step (each imports the code location: seconds); k8s launches
+    multiprocess forks one process per step from a forkserver holding the code location; k8s launches
     one Job per step from the run's image, with `cpu_pod` resources unless the step's op tags say more.
     `max_concurrent` bounds parallel steps of one run in both; the `gpu` pool bounds GPU steps across runs.
     """
@@ -52,7 +56,7 @@ def executor_for(deployment: DeploymentConfig) -> dg.ExecutorDefinition:
         return dg.in_process_executor
     limit = {"max_concurrent": deployment.max_concurrent} if deployment.max_concurrent else {}
     if name == "multiprocess":
-        return dg.multiprocess_executor.configured(limit) if limit else dg.multiprocess_executor
+        return dg.multiprocess_executor.configured({"start_method": FORKSERVER, **limit})
     from dagster_k8s import k8s_job_executor  # imported here: only cluster deployments need the client
 
     return k8s_job_executor.configured({"step_k8s_config": cpu_step_k8s_config(deployment), **limit})

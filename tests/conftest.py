@@ -50,7 +50,7 @@ def demo_corpus(tmp_path_factory):
 # (--dist loadfile --no-loadscope-reorder), so the demo's end-to-end run starts at once on a worker of its own
 # while the short tests fill the others, instead of starting last.
 LONGEST_FIRST = ("test_demo_end_to_end.py", "test_known_answer_sources.py", "test_materialize_all.py",
-                 "test_cluster_quality.py")
+                 "test_cluster_quality.py", "test_postgres_instance.py")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,9 +3,10 @@
 The backfill is the one the UI's "Materialize all" launches, on the same instance, so a CLI run shows in the
 UI as one backfill with its runs. Where a Dagster daemon serves the instance (`dagster dev`, `climb ui`, a
 cluster's daemon), the daemon carries it out and this process follows it. Elsewhere this process does the
-daemon's work: Dagster's backfill iteration, back to back; the runs an iteration requests are launched by
-`DeferredRunLauncher` and executed here right after it (the code location's executor inside each run). Same
-planner, same runs, no 30 s daemon tick.
+daemon's work: Dagster's backfill iteration, back to back, then the run queue's dequeue (with the instance's
+QueuedRunCoordinator, Dagster's default: its run limits apply); the runs launched go to `DeferredRunLauncher` and are
+executed here right after (the code location's executor inside each run). Same planner, same queue, same runs, no
+30 s daemon tick.
 """
 
 import os
@@ -20,10 +21,12 @@ from dagster._core.execution.api import execute_run
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import LaunchRunContext, RunLauncher
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.backfill import execute_backfill_iteration
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster._serdes import ConfigurableClass
 from dagster._utils.hosted_user_process import recon_job_from_origin
 
@@ -66,11 +69,8 @@ class DeferredRunLauncher(RunLauncher, ConfigurableClass):
             execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
 
 
-# Runs launched into DeferredRunLauncher, straight from submission (no queue: the backfill orders them).
-IN_PROCESS_OVERRIDES = {
-    "run_launcher": {"module": __name__, "class": DeferredRunLauncher.__name__},
-    "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
-}
+# Runs are launched into DeferredRunLauncher by the instance's own run coordinator: queued, then dequeued by `drive`.
+IN_PROCESS_OVERRIDES = {"run_launcher": {"module": __name__, "class": DeferredRunLauncher.__name__}}
 
 
 def driver_tag() -> str:
@@ -142,11 +142,15 @@ def drive(backfill_id: str, on_run: Callable, log) -> BulkActionStatus:
     """Carry the backfill out in this process; Ctrl-C cancels it (the run in progress ends as Dagster ends it)."""
     instance = _in_process_instance()
     report = _Reporter(instance, backfill_id, on_run)
+    queued = isinstance(instance.run_coordinator, QueuedRunCoordinator)
     try:
-        with WorkspaceProcessContext(instance, _code_location()) as context:
+        with WorkspaceProcessContext(instance, _code_location()) as context, \
+                QueuedRunCoordinatorDaemon(interval_seconds=0) as queue:
             while (backfill := instance.get_backfill(backfill_id)).status not in TERMINAL:
                 for _ in execute_backfill_iteration(context, log):
                     pass  # errors are logged, counted and, past Dagster's retries, fail the backfill
+                for _ in queue.run_iteration(context) if queued else ():
+                    pass  # launches the queued runs its limits allow (DeferredRunLauncher holds them)
                 instance.run_launcher.execute_pending(instance)
                 if not report():
                     time.sleep(0.2)  # nothing finished: the backfill is settling (or retrying an error)
