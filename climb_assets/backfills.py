@@ -72,8 +72,10 @@ def run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
             message = ((user.description if user and user.description else None) or
                        (error.message if error else "")).strip()
             return f"{event.step_key} failed: {message.splitlines()[0] if message else 'unknown error'}"
-        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not event.event_specific_data.passed:
-            return f"blocking check {event.event_specific_data.check_name} failed"
+        evaluation = event.event_specific_data
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not evaluation.passed \
+                and evaluation.blocking:  # a failed warning check does not fail the run: not the reason
+            return f"blocking check {evaluation.check_name} failed"
     for record in records:
         if record.event_log_entry.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE:
             return (record.event_log_entry.dagster_event.message or "the run failed").strip().splitlines()[0]

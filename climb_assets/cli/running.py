@@ -21,14 +21,14 @@ WORKSPACE = """load_from:
 """
 
 
-# A new local instance: every run's events in one SQLite database. Dagster's default opens a database per
-# run (created and migrated when the run starts), which costs more than a small shard's own steps
-# (docs/architecture.md, runs and backfills).
+# A new local instance: every run's events in one SQLite database (climb_assets/event_log.py). Dagster's default
+# opens a database per run (created and migrated when the run starts), which costs more than a small shard's own
+# steps (docs/architecture.md, runs and backfills).
 INSTANCE_SETTINGS = """telemetry:
   enabled: false
 event_log_storage:
-  module: dagster._core.storage.event_log
-  class: ConsolidatedSqliteEventLogStorage
+  module: climb_assets.event_log
+  class: ClimbSqliteEventLogStorage
   config:
     base_dir: {base_dir}
 """
@@ -173,7 +173,8 @@ def run_pipeline(instance, config, *, until: str | None = None, select: str | No
 
     log = logging.getLogger("climb.backfill")
     status = driver.follow(instance, backfill_id, on_run) if daemon else driver.drive(backfill_id, on_run, log)
-    if status != driver.BulkActionStatus.COMPLETED_SUCCESS:
+    # A backfill can complete while some of its runs failed (a blocking check stops its run, not the backfill).
+    if status != driver.BulkActionStatus.COMPLETED_SUCCESS or failed:
         error = instance.get_backfill(backfill_id).error
         why = f"; first: {failed[0]}" if failed else (f": {error.message.strip().splitlines()[0]}" if error else "")
         raise ClimbError(f"backfill {backfill_id} ended {status.value}: {len(failed)} run(s) failed{why}")

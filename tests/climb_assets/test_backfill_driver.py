@@ -45,3 +45,30 @@ def test_orphaned_cli_backfills_are_cancelled(driver, cancelled):
         assert said == [f"climb: cancelled backfill {backfill_id}: the `climb run` that drove it is gone"]
     else:
         assert status == "REQUESTED" and after.status == dg.DagsterRunStatus.STARTED and not said
+
+
+def test_the_failure_reason_names_the_blocking_check_not_a_failed_warning():
+    """A run stopped by a blocking check is reported by that check, even when a warning check failed first."""
+    from climb_assets.backfills import run_failure_reason
+
+    @dg.asset
+    def numbers() -> int:
+        return 1
+
+    @dg.asset_check(asset=numbers)
+    def a_warning() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+    @dg.asset_check(asset=numbers, blocking=True)
+    def z_blocking() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False)
+
+    @dg.asset(deps=[numbers])
+    def downstream() -> None:
+        return None
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([numbers, downstream, a_warning, z_blocking], instance=instance,
+                                raise_on_error=False)
+        assert not result.success
+        assert run_failure_reason(instance, result.run_id) == "blocking check z_blocking failed"
