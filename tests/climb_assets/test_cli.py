@@ -107,7 +107,7 @@ def _assert_one_backfill_per_run(home: str, *, shards: list[list[str]]) -> None:
 
     with dg.DagsterInstance.from_config(f"{home}/dagster") as instance:
         # the instance `climb` created keeps every run's events in one database, not one per run
-        assert type(instance.event_log_storage).__name__ == "ConsolidatedSqliteEventLogStorage"
+        assert type(instance.event_log_storage).__name__ == "ClimbSqliteEventLogStorage"
         assert not (Path(home) / "dagster" / "history" / "runs").exists()
         backfills = sorted(instance.get_backfills(), key=lambda b: b.backfill_timestamp)
         assert len(backfills) == len(shards)
@@ -131,7 +131,7 @@ def test_an_existing_instance_keeps_its_settings(tmp_path, monkeypatch):
         monkeypatch.setenv("DAGSTER_HOME", str(home))
         prepare_environment(str(tmp_path / "climb.yaml"), str(tmp_path / "climb_home"))
     assert (existing / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
-    assert "ConsolidatedSqliteEventLogStorage" in (new / "dagster.yaml").read_text()
+    assert "ClimbSqliteEventLogStorage" in (new / "dagster.yaml").read_text()
 
 
 @pytest.mark.parametrize(
