@@ -11,6 +11,7 @@ import dagster as dg
 from climb.core import DEFAULT_CONFIG_PATH, load_config
 from climb_assets.cli import ClimbError
 from climb_assets.cli.parsing import export_formats, selected_keys
+from climb_assets.instance_storage import instance_settings
 from climb_assets.cli.printing import _echo, print_export, print_search, print_status, print_summary
 
 WORKSPACE = """load_from:
@@ -18,19 +19,6 @@ WORKSPACE = """load_from:
       module_name: climb_assets.definitions
       attribute: defs
       location_name: climb
-"""
-
-
-# A new local instance: every run's events in one SQLite database (climb_assets/event_log.py). Dagster's default
-# opens a database per run (created and migrated when the run starts), which costs more than a small shard's own
-# steps (docs/architecture.md, runs and backfills).
-INSTANCE_SETTINGS = """telemetry:
-  enabled: false
-event_log_storage:
-  module: climb_assets.event_log
-  class: ClimbSqliteEventLogStorage
-  config:
-    base_dir: {base_dir}
 """
 
 
@@ -51,7 +39,7 @@ def prepare_environment(config_path: str | None, home: str | None):
     dagster_home.mkdir(parents=True, exist_ok=True)
     settings = dagster_home / "dagster.yaml"
     if not settings.exists():  # an existing instance keeps its settings (and its event log)
-        settings.write_text(INSTANCE_SETTINGS.format(base_dir=json.dumps(str(dagster_home.resolve() / "event_log"))))
+        settings.write_text(instance_settings(dagster_home))
     return config, dg.DagsterInstance.get()
 
 

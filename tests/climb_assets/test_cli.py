@@ -132,6 +132,7 @@ def test_an_existing_instance_keeps_its_settings(tmp_path, monkeypatch):
         prepare_environment(str(tmp_path / "climb.yaml"), str(tmp_path / "climb_home"))
     assert (existing / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
     assert "ClimbSqliteEventLogStorage" in (new / "dagster.yaml").read_text()
+    assert "ClimbSqliteRunStorage" in (new / "dagster.yaml").read_text()
 
 
 @pytest.mark.parametrize(

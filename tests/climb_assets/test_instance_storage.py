@@ -1,12 +1,14 @@
-"""The local instance's event log: Dagster's consolidated SQLite storage through one engine per process."""
+"""The local instance's storages: Dagster's SQLite run storage and consolidated event log, one engine per process."""
 
 import time
 
+import dagster as dg
+import pytest
 import sqlalchemy as db
 from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
 from dagster._core.events.log import EventLogEntry
 
-from climb_assets.event_log import ClimbSqliteEventLogStorage
+from climb_assets.instance_storage import ClimbSqliteEventLogStorage, ClimbSqliteRunStorage, instance_settings
 
 
 def _engine_event(run_id: str, message: str) -> EventLogEntry:
@@ -26,12 +28,31 @@ def test_events_of_every_run_are_stored_and_read_back_in_order(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".db"] == ["event_log.db"]
 
 
-def test_one_engine_per_process_in_wal_with_normal_sync(tmp_path, monkeypatch):
-    storage = ClimbSqliteEventLogStorage(str(tmp_path))
+@pytest.mark.parametrize("make", [lambda d: ClimbSqliteEventLogStorage(d), lambda d: ClimbSqliteRunStorage.from_local(d)],
+                         ids=["event_log", "runs"])
+def test_one_engine_per_process_in_wal_with_normal_sync(tmp_path, monkeypatch, make):
+    storage = make(str(tmp_path))
     engine = storage._shared_engine()
     assert storage._shared_engine() is engine
-    with storage._connect() as connection:
+    with storage._transaction() as connection:
         assert connection.execute(db.text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(db.text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     monkeypatch.setattr("os.getpid", lambda: -1)  # as in a forked step process: its own engine
     assert storage._shared_engine() is not engine
+
+
+def test_an_instance_with_these_settings_runs_and_records_a_job(tmp_path):
+    (tmp_path / "dagster.yaml").write_text(instance_settings(tmp_path))
+
+    @dg.asset
+    def numbers() -> list[int]:
+        return [1, 2, 3]
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert type(instance.run_storage).__name__ == "ClimbSqliteRunStorage"
+        assert type(instance.event_log_storage).__name__ == "ClimbSqliteEventLogStorage"
+        result = dg.materialize([numbers], instance=instance)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
+        assert instance.get_latest_materialization_event(dg.AssetKey("numbers")).run_id == result.run_id
+    assert (tmp_path / "history" / "runs.db").exists() and (tmp_path / "event_log" / "event_log.db").exists()
